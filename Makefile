@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make run` (set up + default job) and `make test` (set up + tests).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TORCH_VERSION := 2.13.0
+
+.PHONY: venv run test lint bench bench-blackbox bench-explainers bench-timesae clean
+
+venv: $(STAMP)
+
+# Torch first, pinned: the CPU build where no GPU is present (an unpinned torch pulls a multi-GB CUDA
+# build), the registry's CUDA build where `nvidia-smi` sees a GPU.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+	  PIP_FIND_LINKS= $(PY) -m pip install -q torch==$(TORCH_VERSION); \
+	else \
+	  $(PY) -m pip install -q "torch==$(TORCH_VERSION)+cpu" 2>/dev/null || $(PY) -m pip install -q torch==$(TORCH_VERSION); \
+	fi
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+# The embedded default: synthetic FreqShapes, resnet_tf black box, fusion explainer, template narratives, CPU.
+run: $(STAMP)
+	$(PY) run.py $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests run.py benchmarks
+
+bench: bench-blackbox bench-explainers bench-timesae
+
+bench-blackbox: $(STAMP)
+	$(PY) benchmarks/blackbox.py
+
+bench-explainers: $(STAMP)
+	$(PY) benchmarks/explainers.py
+
+bench-timesae: $(STAMP)
+	$(PY) benchmarks/timesae.py
+
+clean:
+	rm -rf logs outputs multirun .pytest_cache

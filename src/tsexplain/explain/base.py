@@ -1,0 +1,77 @@
+"""`Explainer`: the one interface every attribution method in tsexplain implements."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import lightning as L
+import torch
+from torch import nn
+
+TrainerFactory = Callable[..., L.Trainer]
+
+
+class Explainer:
+    """Base class: `fit(blackbox, datamodule)` then `attribute(x, target) -> [B, C, T]` (≥ 0).
+
+    A black box is only *called* (`blackbox(x) -> outputs`), except by explainers that set
+    `requires` to a backbone mixin (`HasGradCamLayer`, `HasAttention`); `fit` then checks the backbone
+    and fails at start with the list of models that support the method.
+    """
+
+    #: Backbone mixin classes this explainer needs (empty = model-agnostic).
+    requires: tuple[type, ...] = ()
+    #: Model config names that provide what `requires` asks for, for the error message.
+    supported_models: tuple[str, ...] = ()
+    name: str = "explainer"
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self.batch_size = batch_size
+        self.blackbox: nn.Module | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def fit(self, blackbox: nn.Module, datamodule=None, trainer_factory: TrainerFactory | None = None):
+        """Bind the black box (and learn, for explainers that learn). Returns self."""
+        self.check_compatible(blackbox)
+        self.blackbox = blackbox.eval()
+        return self
+
+    def check_compatible(self, blackbox: nn.Module) -> None:
+        backbone = getattr(blackbox, "backbone", blackbox)
+        for need in self.requires:
+            if not isinstance(backbone, need):
+                raise ValueError(
+                    f"explainer={self.name} needs a black box with {need.__name__} "
+                    f"({need.__doc__.strip().splitlines()[0]}); {type(backbone).__name__} has none. "
+                    f"Use one of: model={'|'.join(self.supported_models)}."
+                )
+
+    # -- attribution ---------------------------------------------------------------------------
+    def attribute(self, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+        """Non-negative importance `[B, C, T]` for `x [B, C, T]`, batched by `self.batch_size`."""
+        if self.blackbox is None:
+            raise RuntimeError(f"{type(self).__name__}.attribute called before fit(blackbox, ...).")
+        if x.ndim != 3:
+            raise ValueError(f"attribute expects x of shape [B, C, T]; got {tuple(x.shape)}.")
+        if target is None:
+            target = self.predict_target(x)
+        target = torch.as_tensor(target, device=x.device).long().reshape(-1)
+        if target.numel() == 1 and x.shape[0] > 1:
+            target = target.expand(x.shape[0])
+        out = []
+        for i in range(0, x.shape[0], self.batch_size):
+            out.append(self._attribute(x[i : i + self.batch_size], target[i : i + self.batch_size]).detach())
+        sal = torch.cat(out).reshape(x.shape)
+        return torch.nan_to_num(sal.clamp_min(0), nan=0.0)
+
+    def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """One batch; subclasses implement this."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def predict_target(self, x: torch.Tensor) -> torch.Tensor:
+        """The class to explain when none is given: the prediction (argmax); output 0 for regression."""
+        if getattr(self.blackbox, "task", "multiclass") == "regression":
+            return torch.zeros(len(x), dtype=torch.long, device=x.device)
+        out = torch.cat([self.blackbox(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
+        return out.argmax(-1)

@@ -1,0 +1,116 @@
+"""One run: data → black box → train/test → explain → evaluate → narrate → report (DESIGN.md's eight steps)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from tsexplain.report.results import RunFolder, finish_loggers
+from tsexplain.utils.instantiate import explainer_callbacks, instantiate_group, make_trainer
+from tsexplain.utils.rich_config import print_config_tree, print_summary
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig) -> float | None:
+    """Run the job described by `cfg`; returns `metrics[cfg.optimized_metric]` for Hydra sweepers."""
+    if cfg.get("print_config"):
+        print_config_tree(cfg)
+    L.seed_everything(cfg.seed, workers=True)
+    folder = RunFolder(Path(cfg.paths.output_dir), cfg)
+    loggers = instantiate_group(cfg.get("logger"))
+    failed = True
+    try:
+        metrics = _run(cfg, folder, loggers)
+        failed = False
+    except BaseException as err:
+        folder.mark_failed(err)
+        raise
+    finally:
+        finish_loggers(loggers, failed=failed)
+    value = metrics.get(cfg.get("optimized_metric")) if cfg.get("optimized_metric") else None
+    if cfg.get("optimized_metric") and value is None:
+        raise KeyError(f"optimized_metric={cfg.optimized_metric!r} is not among the run's metrics: {sorted(metrics)}")
+    return value
+
+
+def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
+    # 1. data: validated here, before anything trains.
+    data = instantiate(cfg.dataset)
+    data.prepare_data()
+    data.setup("fit")
+    meta = data.meta
+
+    # 2. black box, and the explainer checked against it before any training.
+    blackbox = instantiate(cfg.model, meta=meta)
+    explainer = instantiate(cfg.explainer) if cfg.get("explainer") and "_target_" in cfg.explainer else None
+    if explainer is not None:
+        explainer.check_compatible(blackbox)
+    log.info("black box %s: %d parameters", type(blackbox.backbone).__name__, blackbox.n_params)
+
+    # 3. train (or reuse a checkpoint) and test.
+    trainer = make_trainer(cfg, loggers)
+    ckpt_path = cfg.model.get("ckpt_path")
+    if ckpt_path:
+        blackbox = load_blackbox_weights(blackbox, ckpt_path)
+    elif cfg.get("train", True):
+        trainer.fit(blackbox, datamodule=data, ckpt_path=cfg.get("resume_from"))
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if best:
+            blackbox = load_blackbox_weights(blackbox, best)
+            folder.record("best_checkpoint", best)
+    metrics: dict = {}
+    if cfg.get("test", True):
+        trainer.test(blackbox, datamodule=data, verbose=False)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+    if not trainer.is_global_zero:
+        return metrics
+
+    # 4–8. explain, evaluate, narrate, report (only on rank 0).
+    if explainer is not None:
+        from tsexplain.explain_stage import explain_and_report
+
+        device = _explain_device(cfg)
+        factory = _trainer_factory(cfg, loggers)
+        metrics.update(explain_and_report(cfg, data, blackbox.to(device), explainer, folder, loggers, factory))
+    folder.write_metrics(metrics)
+    print_summary(metrics, title=f"{cfg.task_name}: {meta.name} / {cfg.model.get('name', '')}")
+    log.info("run folder: %s", folder.path)
+    return metrics
+
+
+def load_blackbox_weights(blackbox: L.LightningModule, ckpt_path: str) -> L.LightningModule:
+    """Load a Lightning checkpoint's weights into `blackbox`; a wrong path or architecture fails clearly."""
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model.ckpt_path={ckpt_path} does not exist; give the .ckpt file of a trained run "
+                                "(its checkpoints/ folder) or drop model.ckpt_path to train.")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        blackbox.load_state_dict(state["state_dict"])
+    except RuntimeError as err:
+        raise ValueError(f"checkpoint {ckpt_path} does not fit model={type(blackbox.backbone).__name__} with these "
+                         f"settings; use the model/dataset config it was trained with. ({str(err)[:300]})") from err
+    return blackbox.eval()
+
+
+def _explain_device(cfg: DictConfig) -> torch.device:
+    accel = str(cfg.trainer.get("accelerator", "auto"))
+    use_gpu = torch.cuda.is_available() and accel in ("auto", "gpu", "cuda")
+    return torch.device("cuda" if use_gpu else "cpu")
+
+
+def _trainer_factory(cfg: DictConfig, loggers: list):
+    """Trainers for explainers that learn: the run's trainer config, their own checkpoints folder."""
+
+    def factory(subdir: str = "explainer_checkpoints", **overrides):
+        return make_trainer(cfg, loggers, explainer_callbacks(cfg, subdir), **overrides)
+
+    return factory
+
+

@@ -1,0 +1,39 @@
+"""Build Lightning callbacks, loggers and trainers from their config groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import Logger
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+
+def instantiate_group(cfg: DictConfig | None) -> list[Any]:
+    """Instantiate every entry with a `_target_` of a callbacks/logger group; `null` entries are skipped."""
+    if not cfg:
+        return []
+    return [instantiate(c) for c in cfg.values() if isinstance(c, DictConfig) and "_target_" in c]
+
+
+def make_trainer(cfg: DictConfig, loggers: list[Logger], callbacks_cfg: DictConfig | None = None,
+                 **overrides: Any) -> L.Trainer:
+    """A Trainer from `cfg.trainer` with the run's loggers and fresh callbacks (never shared between fits)."""
+    trainer_cfg = OmegaConf.merge(cfg.trainer, overrides) if overrides else cfg.trainer
+    callbacks = instantiate_group(cfg.get("callbacks") if callbacks_cfg is None else callbacks_cfg)
+    return instantiate(trainer_cfg, logger=loggers or False, callbacks=callbacks)
+
+
+def explainer_callbacks(cfg: DictConfig, subdir: str) -> DictConfig:
+    """The run's callbacks re-pointed at `subdir` and the explainer's own loss, for explainers that learn."""
+    cb = OmegaConf.create(OmegaConf.to_container(cfg.get("callbacks") or {}, resolve=True))
+    with open_dict(cb):
+        if cb.get("model_checkpoint"):
+            cb.model_checkpoint.dirpath = f"{cfg.paths.output_dir}/{subdir}"
+            cb.model_checkpoint.monitor = "val/loss"
+            cb.model_checkpoint.mode = "min"
+        if cb.get("early_stopping"):
+            cb.early_stopping.monitor = "val/loss"
+            cb.early_stopping.mode = "min"
+    return cb
