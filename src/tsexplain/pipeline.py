@@ -10,6 +10,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from tsexplain import stages
+from tsexplain.report.explanations import print_highlights, write_explanation_report
 from tsexplain.report.results import RunFolder, finish_loggers
 from tsexplain.utils.instantiate import explainer_callbacks, instantiate_group, make_trainer
 from tsexplain.utils.rich_config import print_config_tree, print_summary
@@ -71,15 +73,25 @@ def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
     if not trainer.is_global_zero:
         return metrics
 
-    # 4–8. explain, evaluate, narrate, report (only on rank 0).
+    # 4–5. fit the explainer (a no-op for post-hoc ones) and explain the test set (rank 0 only).
     if explainer is not None:
-        from tsexplain.explain_stage import explain_and_report
-
-        device = _explain_device(cfg)
-        factory = _trainer_factory(cfg, loggers)
-        metrics.update(explain_and_report(cfg, data, blackbox.to(device), explainer, folder, loggers, factory))
+        blackbox = blackbox.to(_explain_device(cfg)).eval()
+        explained = stages.explain_test_set(cfg, data, blackbox, explainer, _trainer_factory(cfg, loggers))
+        # 6. evaluate: ground truth, faithfulness, timing, robustness.
+        scores, curves = stages.evaluate_explanations(explained, meta, blackbox, cfg)
+        metrics.update(scores)
+        # 7. narrate the salient regions.
+        narrator = stages.build_narrator(cfg, data, explained)
+        narratives: list[dict] = []
+        if narrator is not None:
+            text_metrics, narratives = stages.narrate_samples(narrator, explained, meta, cfg)
+            metrics.update(text_metrics)
+        metrics.update(stages.robustness_study(cfg, explained, meta, blackbox, explainer, narrator))
+        # 8. report: saliency.npz, curves, narratives, figures (also sent to the loggers).
+        write_explanation_report(cfg, folder, explained, meta, curves, narratives, loggers)
     folder.write_metrics(metrics)
     print_summary(metrics, title=f"{cfg.task_name}: {meta.name} / {cfg.model.get('name', '')}")
+    print_highlights(folder.extra)
     log.info("run folder: %s", folder.path)
     return metrics
 

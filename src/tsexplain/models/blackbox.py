@@ -41,7 +41,7 @@ def task_metrics(meta: DataMeta, prefix: str) -> tm.MetricCollection:
             "mse": tm.MeanSquaredError(),
             "mae": tm.MeanAbsoluteError(),
             "rmse": tm.MeanSquaredError(squared=False),
-            "r2": tm.R2Score(num_outputs=meta.n_outputs) if meta.n_outputs > 1 else tm.R2Score(),
+            "r2": tm.R2Score(multioutput="uniform_average"),
         }
     return tm.MetricCollection(metrics, prefix=f"{prefix}/")
 
@@ -141,7 +141,7 @@ class BlackBox(L.LightningModule):
 
     def configure_optimizers(self):
         opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        if self.hparams.scheduler != "cosine" or self.trainer is None or not self.trainer.max_epochs:
+        if self.hparams.scheduler != "cosine" or self._trainer is None or not self.trainer.max_epochs:
             return opt
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.trainer.max_epochs))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}

@@ -43,7 +43,8 @@ class RunFolder:
         for stale in ("metrics.json", "FAILED"):
             (self.path / stale).unlink(missing_ok=True)
         if cfg is not None:
-            _atomic_write(self.path / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+            keep = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+            _atomic_write(self.path / "config_resolved.yaml", OmegaConf.to_yaml(keep, resolve=True))
 
     def record(self, key: str, value: Any) -> None:
         """Keep a non-metric fact (checkpoint path, figure paths, examples) for metrics.json's `info`."""

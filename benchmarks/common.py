@@ -1,0 +1,65 @@
+"""Shared helpers for the benchmark scripts: run `run.py` jobs into fixed folders and reuse finished ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "bench_results" / "runs"
+
+
+def run_job(name: str, overrides: list[str], force: bool = False) -> dict:
+    """`python run.py <overrides>` into bench_results/runs/<name>; a finished folder is reused, not re-run."""
+    out = RUNS / name
+    metrics = out / "metrics.json"
+    if metrics.is_file() and not force:
+        return json.loads(metrics.read_text())
+    cmd = [sys.executable, str(ROOT / "run.py"), *overrides, f"hydra.run.dir={out}", "print_config=false",
+           "callbacks.rich_progress_bar=null", "trainer.enable_model_summary=false"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "WANDB_MODE": "offline"}, capture_output=True, text=True)
+    if proc.returncode != 0 or not metrics.is_file():
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        raise RuntimeError(f"benchmark job {name} failed: {' '.join(overrides)}")
+    result = json.loads(metrics.read_text())
+    result["info"]["wall_s"] = time.perf_counter() - t0
+    metrics.write_text(json.dumps(result, indent=2))
+    print(f"[{time.strftime('%H:%M:%S')}] {name}: {time.perf_counter() - t0:.0f}s", flush=True)
+    return result
+
+
+def blackbox(dataset: str, model: str, seed: int, extra: list[str] | None = None) -> dict:
+    """Train (once) the black box used by every explainer benchmark on this dataset and seed."""
+    return run_job(f"bb_{model}_{dataset}_s{seed}",
+                   [f"dataset={dataset}", f"model={model}", f"seed={seed}", "explainer=none", "task_name=bench",
+                    *(extra or [])])
+
+
+def best_ckpt(result: dict) -> str:
+    return result["info"]["best_checkpoint"]
+
+
+def table(rows: list[dict], cols: list[str], digits: int = 3) -> str:
+    """Markdown table; a cell holding a list of seed values prints mean ± std."""
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in rows:
+        cells = []
+        for c in cols:
+            v = row.get(c, "–")
+            if isinstance(v, list):
+                vals = [float(a) for a in v if a is not None]
+                if not vals:
+                    cells.append("–")
+                    continue
+                mean = sum(vals) / len(vals)
+                std = (sum((a - mean) ** 2 for a in vals) / len(vals)) ** 0.5
+                cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}" if len(vals) > 1 else f"{mean:.{digits}f}")
+            else:
+                cells.append(str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

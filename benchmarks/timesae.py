@@ -1,0 +1,66 @@
+"""Issue-4 benchmark: TimeSAE (JumpReLU, TopK) and its ablations vs integrated gradients and the amplitude
+baseline on the `transformer` black box, four synthetic datasets, 3 seeds; TimeX's published numbers beside.
+
+    make bench-timesae           # or: python benchmarks/timesae.py [--seeds 0 1 2] [--datasets ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from common import ROOT, best_ckpt, blackbox, run_job, table
+
+EXPLAINERS = {
+    "TimeSAE JumpReLU": ["explainer=timesae"],
+    "TimeSAE TopK": ["explainer=timesae_topk"],
+    "JumpReLU w/o L_cc": ["explainer=timesae", "explainer.module.w_cc=0"],
+    "JumpReLU w/o L_cf": ["explainer=timesae", "explainer.module.w_cf=0"],
+    "JumpReLU w/o both": ["explainer=timesae", "explainer.module.w_cc=0", "explainer.module.w_cf=0"],
+    "integrated_gradients": ["explainer=integrated_gradients"],
+    "amplitude |x−median|": ["explainer=amplitude"],
+}
+# TimeX paper (arXiv 2306.02109) Tables 1–2, transformer black box: AUPRC / AUP / AUR.
+PUBLISHED = {
+    "freqshapes": {"IG": ".752/.691/.598", "TimeX": ".832/.722/.638"},
+    "seqcomb_uv": {"IG": ".576/.816/.287", "TimeX": ".712/.941/.338"},
+    "seqcomb_mv": {"IG": ".330/.748/.258", "TimeX": ".688/.833/.387"},
+    "lowvar": {"IG": ".869/.483/.817", "TimeX": ".867/.545/.900"},
+}
+COLS = ["dataset", "explainer", "AUPRC", "AUP", "AUR", "F_x", "label fidelity", "dead frac", "L0",
+        "ms / instance", "fit s"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--datasets", nargs="+", default=["freqshapes", "seqcomb_uv", "seqcomb_mv", "lowvar"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--explainers", nargs="+", default=list(EXPLAINERS))
+    p.add_argument("--max-samples", type=int, default=1000)
+    args = p.parse_args()
+    rows = []
+    for dataset in args.datasets:
+        per: dict[str, list[dict]] = {}
+        for seed in args.seeds:
+            ckpt = best_ckpt(blackbox(dataset, "transformer", seed))
+            base = [f"dataset={dataset}", "model=transformer", f"seed={seed}", f"model.ckpt_path={ckpt}",
+                    f"evaluation.max_samples={args.max_samples}", "task_name=bench", "narrator=none"]
+            for name in args.explainers:
+                slug = name.replace(" ", "_").replace("/", "").replace("|", "").replace("−", "-")
+                result = run_job(f"sae_{dataset}_s{seed}_{slug}", base + EXPLAINERS[name])
+                per.setdefault(name, []).append(result["metrics"])
+        for name, ms in per.items():
+            rows.append({"dataset": dataset, "explainer": name,
+                         **{col: [m.get(key) for m in ms] for col, key in (
+                             ("AUPRC", "explain/auprc"), ("AUP", "explain/aup"), ("AUR", "explain/aur"),
+                             ("F_x", "explain/faithfulness_fx"), ("label fidelity", "explain/label_fidelity"),
+                             ("dead frac", "explain/dead_fraction"), ("L0", "explain/l0"),
+                             ("ms / instance", "explain/ms_per_instance"), ("fit s", "explain/fit_s"))}})
+        for method, value in PUBLISHED[dataset].items():
+            rows.append({"dataset": dataset, "explainer": f"{method} (TimeX paper, AUPRC/AUP/AUR)", "AUPRC": value})
+    md = table(rows, COLS)
+    (ROOT / "bench_results" / "timesae.md").write_text(md + "\n")
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""`NpzDataModule`: the user's own data from one `.npz` file (x, y and optional mask, names, units, split)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from tsexplain.data import validate
+from tsexplain.data.datamodule import SPLITS, ArrayDataModule
+from tsexplain.data.meta import DataMeta
+
+CONTENTS = (
+    "x (N, C, T) and y (N,) class indices [or (N, L)/(N, K) for multilabel/regression], optionally mask "
+    "(N, C, T), channel_names, units, class_names, sampling_rate and split ('train'/'val'/'test' or 0/1/2) "
+    "— written with np.savez(path, x=x, y=y, ...)"
+)
+
+
+class NpzDataModule(ArrayDataModule):
+    """A `.npz` file's arrays, split by its `split` array if present, else by seeded, stratified fractions."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        task: str = "multiclass",
+        split_fractions: Sequence[float] = (0.7, 0.15, 0.15),
+        seed: int = 0,
+        standardize: bool = True,
+        x_key: str = "x",
+        y_key: str = "y",
+        mask_key: str = "mask",
+        split_key: str = "split",
+        name: str | None = None,
+        n_outputs: int | None = None,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        pin_memory: bool | None = None,
+    ) -> None:
+        super().__init__(batch_size=batch_size, num_workers=num_workers, pin_memory=pin_memory,
+                         standardize=standardize, shuffle_seed=seed)
+        self.path = Path(path)
+        self.task = validate.check_task(task)
+        self.split_fractions = validate.check_split_fractions(split_fractions)
+        self.seed = int(seed)
+        self.keys = {"x": x_key, "y": y_key, "mask": mask_key, "split": split_key}
+        self.name = name or self.path.stem
+        self.n_outputs = n_outputs
+        self._source_index: dict[str, np.ndarray] = {}
+
+    @property
+    def source_index(self) -> dict[str, np.ndarray]:
+        """Row numbers in the file of each split's samples (batch `index` = position within the split)."""
+        if not self._source_index:
+            self.setup()
+        return self._source_index
+
+    def _read(self) -> dict[str, np.ndarray]:
+        path = validate.check_file(self.path, CONTENTS)
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                return {k: f[k] for k in f.files}
+        except ValueError as err:  # object arrays need pickle, which we refuse for safety
+            raise validate.DataValidationError(
+                f"{path} holds an object array ({err}); save strings as np.array(list_of_str) and numbers "
+                "as numeric arrays, not lists of objects."
+            ) from err
+        except (OSError, EOFError) as err:
+            raise validate.DataValidationError(f"{path} is not a readable .npz file ({err}); write it with "
+                                               f"np.savez. It must hold {CONTENTS}.") from err
+
+    def _split_indices(self, data: dict[str, np.ndarray], y: np.ndarray) -> dict[str, np.ndarray]:
+        n = len(y)
+        if self.keys["split"] in data:
+            codes = validate.split_codes(data[self.keys["split"]], n)
+            return {name: np.nonzero(codes == i)[0] for i, name in enumerate(SPLITS)}
+        if n < 3:
+            raise validate.DataValidationError(f"the file has {n} sample(s); splitting into train/val/test "
+                                               "needs at least 3 (or give a split array).")
+        f_train, f_val, f_test = self.split_fractions
+        idx = np.arange(n)
+        train, rest = self._split(idx, y, test_size=f_val + f_test, seed=self.seed)
+        val, test = self._split(rest, y[rest], test_size=f_test / (f_val + f_test), seed=self.seed + 1)
+        return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+
+    def _split(self, idx: np.ndarray, y: np.ndarray, test_size: float,
+               seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """sklearn split of `idx`, stratified by class when every class has enough members for it."""
+        stratify = y if self.task == "multiclass" else None
+        try:
+            return tuple(train_test_split(idx, test_size=test_size, random_state=seed, stratify=stratify))
+        except ValueError:
+            if stratify is None:
+                raise validate.DataValidationError(
+                    f"cannot split {len(idx)} samples with fractions {list(self.split_fractions)}; "
+                    "give more samples, other fractions, or a split array."
+                ) from None
+        # Some class too small to stratify: fall back to a plain seeded split.
+        try:
+            return tuple(train_test_split(idx, test_size=test_size, random_state=seed))
+        except ValueError as err:
+            raise validate.DataValidationError(
+                f"cannot split {len(idx)} samples with fractions {list(self.split_fractions)} ({err}); "
+                "give more samples, other fractions, or a split array."
+            ) from None
+
+    def load(self) -> tuple[dict[str, dict[str, np.ndarray]], DataMeta]:
+        data = self._read()
+        validate.check_keys(list(data), [self.keys["x"], self.keys["y"]], str(self.path))
+        x, y = data[self.keys["x"]], data[self.keys["y"]]
+        validate.check_x(x)
+        mask = data.get(self.keys["mask"])
+        validate.check_lengths(len(x), y=y, mask=mask)
+        if mask is not None:
+            mask = validate.check_mask(mask, x.shape)
+        class_names = _strings(data, "class_names")
+        y = validate.check_labels(y, self.task, self.n_outputs if self.task == "multiclass" else None)
+        n_outputs = self._n_outputs(y, class_names)
+        if self.task == "multiclass":
+            validate.check_labels(y, self.task, n_outputs)
+        index = self._split_indices(data, y if self.task == "multiclass" else np.zeros(len(y)))
+        validate.check_nonempty({k: len(v) for k, v in index.items()})
+        self._source_index = index
+        splits = {}
+        for name, rows in index.items():
+            splits[name] = {"x": x[rows], "y": y[rows]}
+            if mask is not None:
+                splits[name]["mask"] = mask[rows]
+        units = _strings(data, "units")
+        if units is not None and len(units) != x.shape[1]:
+            raise validate.DataValidationError(f"units has {len(units)} entries for {x.shape[1]} channels; "
+                                               "give one unit string per channel.")
+        meta = DataMeta(
+            name=self.name,
+            task=self.task,  # type: ignore[arg-type]
+            n_channels=x.shape[1],
+            seq_len=x.shape[2],
+            n_outputs=n_outputs,
+            channel_names=_strings(data, "channel_names") or [],
+            sampling_rate=_sampling_rate(data),
+            units=units,
+            class_names=class_names,
+            has_mask=mask is not None,
+            scored_classes=None,
+        )
+        return splits, meta
+
+    def _n_outputs(self, y: np.ndarray, class_names: list[str] | None) -> int:
+        if self.n_outputs is not None:
+            return int(self.n_outputs)
+        if self.task != "multiclass":
+            return int(y.shape[1])
+        if class_names is not None:
+            return len(class_names)
+        return int(y.max()) + 1
+
+
+def _strings(data: dict[str, np.ndarray], key: str) -> list[str] | None:
+    """An optional array of strings from the file as a list (None when absent)."""
+    if key not in data:
+        return None
+    return [str(s) for s in np.atleast_1d(data[key]).tolist()]
+
+
+def _sampling_rate(data: dict[str, np.ndarray]) -> float:
+    if "sampling_rate" not in data:
+        return 1.0
+    rate = np.asarray(data["sampling_rate"]).reshape(-1)
+    if rate.size != 1 or not np.isfinite(rate[0]) or rate[0] <= 0:
+        raise validate.DataValidationError(f"sampling_rate={rate.tolist()} must be one positive number (Hz).")
+    return float(rate[0])

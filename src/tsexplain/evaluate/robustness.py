@@ -1,0 +1,43 @@
+"""Robustness of explanations to input noise: a seeded perturbation and metric deltas versus σ = 0."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+
+def perturb(x: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
+    """`x + sigma · std_c · ε`, ε ~ N(0, 1) drawn from `seed`; std_c is channel c's std over samples and time.
+
+    Noise is drawn on the CPU, so the same seed gives the same perturbation on every device.
+    """
+    if x.ndim != 3:
+        raise ValueError(f"perturb expects x of shape [N, C, T]; got {tuple(x.shape)}.")
+    if sigma < 0:
+        raise ValueError(f"sigma must be ≥ 0 (a fraction of each channel's std); got {sigma}.")
+    if sigma == 0:
+        return x.clone()
+    std = x.detach().float().std(dim=(0, 2), keepdim=True)  # [1, C, 1]
+    gen = torch.Generator().manual_seed(int(seed))
+    noise = torch.randn(x.shape, generator=gen, dtype=torch.float32).to(x.device)
+    return x + (sigma * std * noise).to(x.dtype)
+
+
+def deltas_vs_clean(
+    metrics_by_sigma: Mapping[float, Mapping[str, float]],
+) -> dict[float, dict[str, float]]:
+    """For each σ, every numeric metric minus its value at σ = 0 (keys present at both)."""
+    if 0 not in metrics_by_sigma:
+        raise ValueError(
+            f"metrics_by_sigma has σ = {sorted(metrics_by_sigma)} but no 0; include the clean run (σ = 0)."
+        )
+    clean = metrics_by_sigma[0]
+    out: dict[float, dict[str, float]] = {}
+    for sigma, metrics in metrics_by_sigma.items():
+        out[sigma] = {
+            k: float(v) - float(clean[k])
+            for k, v in metrics.items()
+            if k in clean and isinstance(v, int | float) and isinstance(clean[k], int | float)
+        }
+    return out

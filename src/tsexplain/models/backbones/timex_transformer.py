@@ -1,0 +1,106 @@
+"""`TimeXTransformer`: the "vanilla transformer" black box of TimeX (mims-harvard/TimeX, transformer_simple.py).
+
+Faithful to the reference: each time step's features are concatenated with a d_pe=16 sin/cos encoding of its
+time t = 1..T (timescales max_len ** linspace(0, 1, d_pe/2), sin half then cos half, encoding first), so
+d_model = C + 16; post-norm encoder layers with `nhead` heads (1) and NO residual around self-attention;
+ReLU FFN; optional LayerNorm on the encoder output (`norm_embedding`, TimeX's `norm=LayerNorm` of the
+encoder); mean pooling as sum over time / (T + 1); head Linear → ReLU → Linear.
+TimeX's unused `MLP_encoder` (Linear(C, C), never called) is left out, so counts are C² + C lower.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tsexplain.models.backbones.base import HasAttention
+from tsexplain.models.backbones.layers import Attention, check_input
+
+
+class TimeXEncoderLayer(nn.Module):
+    """Post-norm encoder layer without the residual around self-attention (TimeX's edited layer)."""
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int, dropout: float) -> None:
+        super().__init__()
+        # nn.MultiheadAttention(dropout=p) in TimeX drops attention weights with the layer's dropout.
+        self.self_attn = Attention(d_model, nhead, attn_dropout=dropout)
+        self.linear1 = nn.Linear(d_model, dim_feedforward)
+        self.linear2 = nn.Linear(dim_feedforward, d_model)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, return_attn: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        a, attn = self.self_attn(x, return_attn)
+        # Deliberately NO residual (TimeX's "KEY EDIT" in txai/models/layers.py): with `x + attn(x)` a token's
+        # own value bypasses attention, so masking it out of attention (as TimeX's explainer does) would still
+        # leak it to the output. Every token here is a mixture of the tokens attention lets through.
+        x = self.norm1(self.dropout1(a))
+        x = self.norm2(x + self.dropout2(self.linear2(self.dropout(F.relu(self.linear1(x))))))
+        return x, attn
+
+
+def time_encoding(seq_len: int, d_pe: int, max_len: int, device=None) -> torch.Tensor:
+    """TimeX's PositionalEncodingTF for times 1..seq_len: `[seq_len, d_pe]` = [sin(t/τ), cos(t/τ)]."""
+    timescales = torch.tensor(float(max_len), dtype=torch.float64) ** torch.linspace(0, 1, d_pe // 2,
+                                                                                    dtype=torch.float64)
+    scaled = torch.arange(1, seq_len + 1, dtype=torch.float64)[:, None] / timescales[None]
+    return torch.cat([scaled.sin(), scaled.cos()], dim=-1).float().to(device)
+
+
+class TimeXTransformer(nn.Module, HasAttention):
+    """TimeX's transformer classifier on `[B, C, T]`; `forward_with_attention` exposes its `[B, H, T, T]` maps."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        seq_len: int,
+        n_outputs: int,
+        n_layers: int = 1,
+        dim_feedforward: int = 16,
+        dropout: float = 0.1,
+        nhead: int = 1,
+        d_pe: int = 16,
+        norm_embedding: bool = False,
+        max_len: int | None = None,
+    ) -> None:
+        super().__init__()
+        if d_pe % 2:
+            raise ValueError(f"d_pe={d_pe} must be even (sin and cos halves).")
+        self.in_channels, self.seq_len, self.d_pe = in_channels, seq_len, d_pe
+        self.max_len = max_len or seq_len
+        d_model = in_channels + d_pe
+        self.d_model = d_model
+        self.token_grid = (1, seq_len)
+        self.num_prefix_tokens = 0
+        self.layers = nn.ModuleList(
+            TimeXEncoderLayer(d_model, nhead, dim_feedforward, dropout) for _ in range(n_layers)
+        )
+        self.norm = nn.LayerNorm(d_model) if norm_embedding else None
+        self.mlp = nn.Sequential(nn.Linear(d_model, d_model), nn.ReLU(), nn.Linear(d_model, n_outputs))
+        self.register_buffer("pe", time_encoding(seq_len, d_pe, self.max_len), persistent=False)
+
+    def embed(self, x: torch.Tensor, return_attn: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Pooled embedding `[B, d_model]` and (when asked) per-layer attention `[B, H, T, T]`."""
+        check_input(x, self.in_channels, model="TimeXTransformer")
+        b, _, t = x.shape
+        pe = self.pe if t == self.seq_len else time_encoding(t, self.d_pe, self.max_len, x.device)
+        h = torch.cat([pe.to(x.dtype).expand(b, t, self.d_pe), x.transpose(1, 2)], dim=-1)
+        attns = []
+        for layer in self.layers:
+            h, a = layer(h, return_attn)
+            if return_attn:
+                attns.append(a)
+        if self.norm is not None:
+            h = self.norm(h)
+        return h.sum(1) / (t + 1), attns
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.embed(x)[0])
+
+    def forward_with_attention(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        z, attns = self.embed(x, return_attn=True)
+        return self.mlp(z), attns
