@@ -1,0 +1,167 @@
+"""Fusion of Grad-CAM (ResNet branch) and attention rollout (Transformer branch), after arXiv 2507.00234.
+
+Pipeline per sample: both maps → per-sample min–max to [0, 1] → rollout warped onto Grad-CAM's time
+axis by DTW → fusion. Strategies (G = Grad-CAM, R = aligned rollout, both normalised):
+    multiply   G·R                 the paper's choice: a consensus filter
+    mean       (G + R)/2
+    weighted   α·G + (1−α)·R
+    max        max(G, R)
+    geometric  sqrt(G·R)
+    concat     (G + R)/2           our reading of the paper's "concatenation" baseline: stack [G; R] as two
+                                   channels and project back to one map with a fixed, equal-weight 1×1
+                                   projection (the paper compares H_cat with H* directly, so it must be one
+                                   map; with no learned weights the projection is the mean)
+    learned    LearnedFusion       the same 1×1 projection, trained for faithfulness (see learned_fusion.py)
+A constant map carries no ranking (e.g. an all-zero Grad-CAM after its ReLU, common on layer4 of an
+untrained or unsure ResNet): it is set to the fusion's neutral element (1, or 0 for max) so the other
+map decides and no strategy returns NaN or an empty map.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import lightning as L
+import torch
+from torch import nn
+
+from tsexplain.explain.align import Align, align_maps
+from tsexplain.explain.base import Explainer, TrainerFactory
+from tsexplain.explain.gradcam import GradCAM
+from tsexplain.explain.learned_fusion import LearnedFusion
+from tsexplain.explain.rollout import AttentionRollout
+from tsexplain.models.backbones.base import HasAttention, HasGradCamLayer
+
+Fusion = Literal["multiply", "mean", "weighted", "max", "geometric", "concat", "learned"]
+FIXED_FUSIONS = ("multiply", "mean", "weighted", "max", "geometric", "concat")
+
+
+def minmax(m: torch.Tensor, constant: float = 0.0, eps: float = 1e-12) -> torch.Tensor:
+    """Per-sample min–max over `[C, T]` to [0, 1]; a constant sample becomes `constant` everywhere (not NaN)."""
+    flat = m.reshape(len(m), -1)
+    lo, hi = flat.min(1, keepdim=True).values, flat.max(1, keepdim=True).values
+    span = hi - lo
+    out = torch.where(span > eps, (flat - lo) / span.clamp_min(eps), torch.full_like(flat, constant))
+    return out.reshape(m.shape)
+
+
+def fuse(gradcam: torch.Tensor, rollout: torch.Tensor, fusion: str = "multiply", alpha: float = 0.5) -> torch.Tensor:
+    """One of the fixed strategies above on two maps of one shape."""
+    if fusion == "multiply":
+        return gradcam * rollout
+    if fusion in ("mean", "concat"):
+        return 0.5 * (gradcam + rollout)
+    if fusion == "weighted":
+        return alpha * gradcam + (1 - alpha) * rollout
+    if fusion == "max":
+        return torch.maximum(gradcam, rollout)
+    if fusion == "geometric":
+        return (gradcam * rollout).clamp_min(0).sqrt()
+    raise ValueError(f"fusion={fusion!r} is unknown; use one of {', '.join(FIXED_FUSIONS)}, learned.")
+
+
+def _default_trainer(max_epochs: int) -> L.Trainer:
+    return L.Trainer(max_epochs=max_epochs, accelerator="cpu", devices=1, logger=False,
+                     enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+
+
+class FusionExplainer(Explainer):
+    """Grad-CAM × attention rollout on a dual-branch model (`model=resnet_tf`); see the module docstring."""
+
+    name = "fusion"
+    requires = (HasGradCamLayer, HasAttention)
+    supported_models = ("resnet_tf",)
+
+    def __init__(
+        self,
+        gradcam: GradCAM | None = None,
+        rollout: AttentionRollout | None = None,
+        fusion: Fusion = "multiply",
+        alpha: float = 0.5,
+        align: Align = "dtw",
+        normalize: Literal["minmax", "none"] = "minmax",
+        sakoe_chiba_radius: int | None = 10,
+        learned: LearnedFusion | None = None,
+        max_epochs: int = 3,
+        batch_size: int = 64,
+    ) -> None:
+        super().__init__(batch_size=batch_size)
+        if fusion not in (*FIXED_FUSIONS, "learned"):
+            raise ValueError(f"fusion={fusion!r} is unknown; use one of {', '.join(FIXED_FUSIONS)}, learned.")
+        if normalize not in ("minmax", "none"):
+            raise ValueError(f"normalize={normalize!r} is unknown; use 'minmax' or 'none'.")
+        if align not in ("dtw", "none"):
+            raise ValueError(f"align={align!r} is unknown; use 'dtw' or 'none'.")
+        if not 0 <= alpha <= 1:
+            raise ValueError(f"alpha={alpha} must lie in [0, 1].")
+        self.gradcam = gradcam if gradcam is not None else GradCAM(batch_size=batch_size)
+        self.rollout = rollout if rollout is not None else AttentionRollout(batch_size=batch_size)
+        self.fusion, self.alpha, self.align, self.normalize = fusion, alpha, align, normalize
+        self.sakoe_chiba_radius, self.max_epochs = sakoe_chiba_radius, max_epochs
+        self.learned = learned if learned is not None else (LearnedFusion() if fusion == "learned" else None)
+        self.trained = False
+
+    # -- fitting ------------------------------------------------------------------------------
+    def fit(self, blackbox: nn.Module, datamodule=None, trainer_factory: TrainerFactory | None = None):
+        super().fit(blackbox, datamodule, trainer_factory)
+        self.gradcam.fit(blackbox)
+        self.rollout.fit(blackbox)
+        if self.fusion == "learned":
+            if datamodule is None:
+                raise ValueError("fusion=learned trains on data: call fit(blackbox, datamodule) with a datamodule.")
+            self.train_learned(blackbox, datamodule, trainer_factory)
+        return self
+
+    def train_learned(self, blackbox: nn.Module, datamodule, trainer_factory: TrainerFactory | None = None):
+        """Fit the 1×1 fusion on the train split (val split, when there is one, logs `val/loss` for callbacks)
+        with the black box frozen, then restore its `requires_grad` flags and device."""
+        flags = [p.requires_grad for p in blackbox.parameters()]
+        device = next(blackbox.parameters(), torch.empty(0)).device
+        blackbox.eval().requires_grad_(False)
+        try:
+            self.learned.bind(blackbox, self.input_maps)
+            trainer = (trainer_factory or _default_trainer)(max_epochs=self.max_epochs)
+            val = datamodule.val_dataloader() if hasattr(datamodule, "val_dataloader") else None
+            trainer.fit(self.learned, train_dataloaders=datamodule.train_dataloader(), val_dataloaders=val)
+        finally:
+            for p, f in zip(blackbox.parameters(), flags, strict=True):
+                p.requires_grad_(f)
+            blackbox.to(device).eval()
+        self.learned.eval()
+        self.trained = True
+        return self
+
+    # -- maps ---------------------------------------------------------------------------------
+    def input_maps(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised Grad-CAM and normalised, aligned rollout, both `[B, C, T]`."""
+        m = self._maps(x, target)
+        return m["gradcam"], m["rollout_aligned"]
+
+    def _maps(self, x: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        neutral = 0.0 if self.fusion == "max" else 1.0
+        norm = (lambda t: minmax(t, neutral)) if self.normalize == "minmax" else (lambda t: t)
+        g = norm(self.gradcam.attribute(x, target))
+        r = norm(self.rollout.attribute(x, target))
+        ra = align_maps(g, r, self.align, self.sakoe_chiba_radius)
+        return {"gradcam": g, "rollout": r, "rollout_aligned": ra}
+
+    def maps(self, x: torch.Tensor, target: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """`gradcam`, `rollout`, `rollout_aligned` (normalised) and `fused`, each `[B, C, T]`, for figures."""
+        if self.blackbox is None:
+            raise RuntimeError("FusionExplainer.maps called before fit(blackbox, ...).")
+        if target is None:
+            target = self.predict_target(x)
+        target = torch.as_tensor(target, device=x.device).long().reshape(-1).expand(len(x))
+        out = self._maps(x, target)
+        if self.fusion == "learned":
+            if not self.trained:
+                raise RuntimeError("fusion=learned is untrained: call fit(blackbox, datamodule) first.")
+            with torch.no_grad():
+                fused = self.learned.to(x.device)(out["gradcam"], out["rollout_aligned"])
+        else:
+            fused = fuse(out["gradcam"], out["rollout_aligned"], self.fusion, self.alpha)
+        out["fused"] = torch.nan_to_num(fused, nan=0.0)
+        return out
+
+    def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.maps(x, target)["fused"]

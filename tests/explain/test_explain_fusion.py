@@ -1,0 +1,116 @@
+"""Fusion strategies, the FusionExplainer on a tiny dual-branch model, and learned fusion training."""
+
+import pytest
+import torch
+
+from tsexplain.explain.fusion import FusionExplainer, fuse, minmax
+from tsexplain.explain.gradcam import GradCAM
+from tsexplain.explain.learned_fusion import LearnedFusion
+from tsexplain.explain.rollout import AttentionRollout
+
+C, T, B = 2, 32, 4
+
+
+def test_each_fixed_strategy_formula():
+    g = torch.tensor([[[0.0, 0.5, 1.0, 0.25]]])
+    r = torch.tensor([[[1.0, 0.5, 0.0, 1.0]]])
+    expect = {
+        "multiply": [0.0, 0.25, 0.0, 0.25],
+        "mean": [0.5, 0.5, 0.5, 0.625],
+        "concat": [0.5, 0.5, 0.5, 0.625],
+        "weighted": [0.75, 0.5, 0.25, 0.8125],  # α = 0.25: 0.25·g + 0.75·r
+        "max": [1.0, 0.5, 1.0, 1.0],
+        "geometric": [0.0, 0.5, 0.0, 0.5],
+    }
+    for name, e in expect.items():
+        assert torch.allclose(fuse(g, r, name, alpha=0.25), torch.tensor([[e]])), name
+    with pytest.raises(ValueError, match="multiply"):
+        fuse(g, r, "product")
+
+
+def test_minmax_is_per_sample_and_constant_maps_give_no_nan():
+    m = torch.stack([torch.linspace(0, 4, C * T).reshape(C, T), torch.full((C, T), 3.0)])
+    n = minmax(m)
+    assert n[0].min() == 0 and n[0].max() == 1
+    assert torch.equal(n[1], torch.zeros(C, T))
+    assert torch.equal(minmax(m, constant=1.0)[1], torch.ones(C, T))
+    for name in ("multiply", "mean", "weighted", "max", "geometric", "concat"):
+        assert torch.isfinite(fuse(n[1:], n[:1], name)).all()
+
+
+def _fusion(tiny, **kw):
+    model = tiny.TinyDual(C, T)
+    return model, FusionExplainer(GradCAM(), AttentionRollout(), **kw).fit(model)
+
+
+def test_maps_are_normalised_aligned_and_fused(tiny):
+    model, fx = _fusion(tiny, fusion="multiply", sakoe_chiba_radius=4)
+    x = torch.randn(B, C, T)
+    m = fx.maps(x)
+    assert set(m) == {"gradcam", "rollout", "rollout_aligned", "fused"}
+    for v in m.values():
+        assert v.shape == (B, C, T) and torch.isfinite(v).all()
+    for k in ("gradcam", "rollout"):
+        flat = m[k].reshape(B, -1)
+        assert torch.allclose(flat.max(1).values, torch.ones(B)) and (flat.min(1).values == 0).all()
+    assert torch.allclose(m["fused"], m["gradcam"] * m["rollout_aligned"])
+    assert torch.allclose(fx.attribute(x), m["fused"])
+    none = FusionExplainer(GradCAM(), AttentionRollout(), align="none").fit(model).maps(x)
+    assert torch.equal(none["rollout_aligned"], none["rollout"])
+
+
+def test_multiply_of_a_constant_map_gives_no_nan(tiny):
+    _, fx = _fusion(tiny, align="none")
+    x = torch.zeros(B, C, T)  # zero input: the Grad-CAM map is constant
+    sal = fx.attribute(x)
+    assert torch.isfinite(sal).all()
+    m = fx.maps(x)
+    assert torch.equal(m["gradcam"], torch.ones(B, C, T))  # neutral element of multiply
+    assert torch.allclose(sal, m["rollout_aligned"])  # so the other map decides
+    _, fmax = _fusion(tiny, fusion="max", align="none")
+    assert torch.equal(fmax.maps(x)["gradcam"], torch.zeros(B, C, T))  # neutral element of max
+
+
+def test_fusion_needs_a_dual_branch_model(tiny):
+    with pytest.raises(ValueError, match="resnet_tf"):
+        FusionExplainer().fit(tiny.TinyConv(C))
+    with pytest.raises(ValueError, match="learned"):
+        FusionExplainer(fusion="sum")
+
+
+def test_learned_fusion_loss_is_finite_and_decreases(tiny):
+    torch.manual_seed(0)
+    model, fx = _fusion(tiny, align="none")  # its input_maps feed the learned fusion
+    x = torch.randn(16, C, T)
+    target = model(x).argmax(-1)
+    lf = LearnedFusion(lr=0.1).bind(model.requires_grad_(False), fx.input_maps)
+    opt = lf.configure_optimizers()
+    losses = []
+    for _ in range(15):
+        terms = lf.objective(x, target)
+        assert all(torch.isfinite(v) for v in terms.values())
+        opt.zero_grad()
+        terms["loss"].backward()
+        opt.step()
+        losses.append(float(terms["loss"]))
+    assert losses[-1] < losses[0] - 1e-3
+
+
+def test_learned_fusion_fits_through_a_trainer_and_restores_the_black_box(tiny):
+    torch.manual_seed(0)
+    model = tiny.TinyDual(C, T)
+    model.head.weight.requires_grad_(False)  # a user's own frozen part must stay frozen
+    flags = [p.requires_grad for p in model.parameters()]
+    data = tiny.DictLoader(torch.randn(16, C, T), torch.zeros(16, dtype=torch.long))
+    fx = FusionExplainer(GradCAM(), AttentionRollout(), fusion="learned", align="none", max_epochs=2)
+    w0 = fx.learned.conv.weight.detach().clone()
+    with pytest.raises(RuntimeError, match="fit"):
+        FusionExplainer(fusion="learned").maps(torch.randn(1, C, T))
+    fx.fit(model, data)
+    assert [p.requires_grad for p in model.parameters()] == flags
+    assert not model.training
+    assert not torch.equal(fx.learned.conv.weight, w0)
+    sal = fx.attribute(torch.randn(B, C, T))
+    assert sal.shape == (B, C, T) and torch.isfinite(sal).all() and ((sal >= 0) & (sal <= 1)).all()
+    with pytest.raises(ValueError, match="datamodule"):
+        FusionExplainer(fusion="learned").fit(model)
