@@ -48,9 +48,11 @@ def make_cfg(tmp_path: Path, data_cache: Path):
     def _make(overrides: list[str] | None = None, tiny: bool = True, name: str = "run") -> DictConfig:
         register_resolvers()
         GlobalHydra.instance().clear()
+        base = TINY if tiny else []
+        if "dataset=npz" in (overrides or []):  # user data: its size is the file's
+            base = [o for o in base if not o.startswith("dataset.n_")]
         with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-            cfg = compose("config", overrides=(TINY if tiny else []) + list(overrides or []),
-                          return_hydra_config=True)
+            cfg = compose("config", overrides=base + list(overrides or []), return_hydra_config=True)
         HydraConfig().set_config(cfg)
         with open_dict(cfg):
             cfg.paths.output_dir = str(tmp_path / name)

@@ -154,6 +154,15 @@ class NpzDataModule(ArrayDataModule):
             return int(y.shape[1])
         if class_names is not None:
             return len(class_names)
+        present = np.unique(y)
+        missing = sorted(set(range(int(y.max()) + 1)) - set(present.tolist()))
+        if missing:
+            # Inferring K = max + 1 would invent empty classes (labels 5..7 → 8 classes, 5 never seen).
+            raise validate.DataValidationError(
+                f"y has labels {present.tolist()[:10]} but no sample of class(es) {missing[:10]}; multiclass "
+                "labels must be 0..K-1. Relabel with np.unique(y, return_inverse=True)[1], or set "
+                "dataset.n_outputs=K (or class_names in the file) if some classes are truly absent."
+            )
         return int(y.max()) + 1
 
 

@@ -16,7 +16,7 @@ ORDER = ("dataset", "model", "explainer", "narrator", "trainer", "logger", "call
 def print_config_tree(cfg: DictConfig) -> None:
     """Rich tree of the resolved config, main groups first."""
     tree = rich.tree.Tree("config", style="dim", guide_style="dim")
-    keys = [k for k in ORDER if k in cfg] + [k for k in cfg if k not in ORDER]
+    keys = [k for k in ORDER if k in cfg] + [k for k in cfg if k not in ORDER and k != "hydra"]
     for key in keys:
         branch = tree.add(str(key), style="bold")
         node = cfg[key]

@@ -1,0 +1,232 @@
+"""`TimeSAEExplainer`: trains (or reloads) a `TimeSAEModule` against the black box, then explains with it."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import tempfile
+from collections.abc import Callable
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from tsexplain.explain.base import Explainer, TrainerFactory
+from tsexplain.explain.timesae import metrics as sae_metrics
+from tsexplain.explain.timesae.concepts import car_classify, car_regress
+from tsexplain.explain.timesae.concepts import cace as concept_cace
+from tsexplain.explain.timesae.counterfactuals import Counterfactual, minimal_intervention
+from tsexplain.explain.timesae.losses import outputs_to_probs
+from tsexplain.explain.timesae.module import TimeSAEModule, frozen
+
+
+class TimeSAEExplainer(Explainer):
+    """TimeSAE (sparse-autoencoder concepts) as an `Explainer`; saliency = the concept-decoder mask.
+
+    `module` is a factory (Hydra `_partial_`) called as `module(blackbox=..., meta=...)`.
+    OOD use (`ood_dataset`): `fit` on one datamodule, then `attribute`/`distribution_scores` on another
+    dataset's arrays of the same `[C, T]`; the pipeline reads `ood_dataset` and does the wiring.
+    """
+
+    name = "timesae"
+    monitor = ("val/loss", "min")
+
+    def __init__(
+        self,
+        module: Callable[..., TimeSAEModule] = TimeSAEModule,
+        max_epochs: int = 5,
+        ckpt_path: str | None = None,
+        batch_size: int = 256,
+        ood_dataset: str | None = None,
+        init_samples: int = 2048,
+        n_remove: int = 3,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size=batch_size)
+        self.module_factory = module
+        self.max_epochs = max_epochs
+        self.ckpt_path = ckpt_path
+        self.ood_dataset = ood_dataset
+        self.init_samples = init_samples
+        self.n_remove = n_remove
+        self.seed = seed
+        self.module: TimeSAEModule | None = None
+        self.best_ckpt_path: str | None = None
+
+    # -- fit -------------------------------------------------------------------------------------
+    def fit(self, blackbox, datamodule=None, trainer_factory: TrainerFactory | None = None):
+        super().fit(blackbox)
+        flags = [p.requires_grad for p in blackbox.parameters()]
+        p0 = next(blackbox.parameters(), None)
+        device = p0.device if p0 is not None else torch.device("cpu")
+        meta = getattr(blackbox, "meta", None) or getattr(datamodule, "meta", None)
+        try:
+            torch.manual_seed(self.seed)
+            self.module = self.module_factory(blackbox=blackbox, meta=meta)
+            if self.ckpt_path:
+                self._load(self.ckpt_path)
+            else:
+                if datamodule is None:
+                    raise ValueError("TimeSAEExplainer.fit needs a datamodule to train on (or set ckpt_path).")
+                self._train(datamodule, trainer_factory)
+        finally:
+            for p, f in zip(blackbox.parameters(), flags, strict=True):
+                p.requires_grad_(f)
+            blackbox.to(device).eval()
+        self.module.to(device).eval()
+        return self
+
+    def _load(self, path: str) -> None:
+        if not os.path.isfile(path):
+            raise ValueError(
+                f"explainer.ckpt_path={path!r} does not exist; give the path of a TimeSAE Lightning checkpoint "
+                "(e.g. <run>/checkpoints/last.ckpt) or set explainer.ckpt_path=null to train."
+            )
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        self.module.load_state_dict(ckpt["state_dict"])
+        self.module.on_load_checkpoint(ckpt)
+        self.best_ckpt_path = path
+
+    def _train_sample(self, loader, n: int) -> torch.Tensor:
+        xs, seen = [], 0
+        for batch in loader:
+            xs.append(batch["x"].float())
+            seen += len(xs[-1])
+            if seen >= n:
+                break
+        return torch.cat(xs)[:n]
+
+    def _make_trainer(self, trainer_factory: TrainerFactory | None, has_val: bool) -> L.Trainer:
+        if trainer_factory is not None:
+            params = inspect.signature(trainer_factory).parameters
+            kw = {"max_epochs": self.max_epochs}
+            accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+            if accepts_any or "monitor" in params:
+                kw.update(monitor=self.monitor[0] if has_val else None, mode=self.monitor[1])
+            return trainer_factory(**kw)
+        self._tmpdir = tempfile.mkdtemp(prefix="timesae_")
+        ckpt = ModelCheckpoint(dirpath=self._tmpdir, monitor=self.monitor[0] if has_val else None,
+                               mode=self.monitor[1], save_last=True)
+        return L.Trainer(max_epochs=self.max_epochs, accelerator="cpu", devices=1, logger=False,
+                         callbacks=[ckpt], enable_progress_bar=False, enable_model_summary=False,
+                         num_sanity_val_steps=0, deterministic=False)
+
+    def _train(self, datamodule, trainer_factory: TrainerFactory | None) -> None:
+        if isinstance(datamodule, L.LightningDataModule):
+            datamodule.setup("fit")  # the loaders below need it; we pass loaders, so Lightning won't repeat it
+        train = datamodule.train_dataloader()
+        val = datamodule.val_dataloader() if hasattr(datamodule, "val_dataloader") else None
+        self.module.set_data_stats(self._train_sample(train, self.init_samples))
+        trainer = self._make_trainer(trainer_factory, has_val=val is not None)
+        trainer.fit(self.module, train_dataloaders=train, val_dataloaders=val)
+        cb = trainer.checkpoint_callback
+        path = (cb.best_model_path or cb.last_model_path) if cb is not None else ""
+        if path and os.path.isfile(path):
+            self.best_ckpt_path = path
+            ckpt = torch.load(path, map_location="cpu", weights_only=False)
+            self.module.load_state_dict(ckpt["state_dict"])
+
+    # -- explanations ------------------------------------------------------------------------------
+    def _ready(self, x: torch.Tensor) -> torch.Tensor:
+        if self.module is None:
+            raise RuntimeError("TimeSAEExplainer used before fit(blackbox, datamodule).")
+        m = self.module.meta
+        if x.ndim != 3 or tuple(x.shape[1:]) != (m.n_channels, m.seq_len):
+            raise ValueError(
+                f"TimeSAE was fitted on [C, T] = [{m.n_channels}, {m.seq_len}] but got x of shape {tuple(x.shape)}; "
+                "resample/crop the (OOD) data to the training shape or refit on it."
+            )
+        self.module.eval()
+        return x.float().to(self.module.x_scale.device)
+
+    @torch.no_grad()
+    def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Concept-decoder mask `[B, C, T]` (class-agnostic: the same concepts explain every class)."""
+        return self.module.saliency(self._ready(x)).to(x.device)
+
+    def _batched(self, fn, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([fn(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
+
+    @torch.no_grad()
+    def concepts(self, x: torch.Tensor) -> torch.Tensor:
+        """Concept activations `[B, d]` (≥ 0, sparse)."""
+        return self._batched(lambda xb: self.module.encode(self._ready(xb)), x).to(x.device)
+
+    @torch.no_grad()
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Explanation-embedded instances x̃ = g(E(x)) `[B, C, T]`."""
+        return self._batched(lambda xb: self.module(self._ready(xb)), x).to(x.device)
+
+    @torch.no_grad()
+    def contributions(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-concept decoded contribution over time `[B, d, C, T]` (original scale)."""
+        xr = self._ready(x)
+        return (self.module.decoder.contributions(self.module.encode(xr)) / self.module.x_scale).to(x.device)
+
+    def _probs(self, x: torch.Tensor) -> torch.Tensor:
+        return outputs_to_probs(self.module.f(x), self.module.task)
+
+    def counterfactual(self, x: torch.Tensor, target_label, **kwargs) -> Counterfactual:
+        """Algorithm 1: minimal concept intervention so that f(x_cf) = target_label. kwargs → `minimal_intervention`."""
+        xr = self._ready(x)
+        with frozen(self.module.blackbox), torch.no_grad():
+            c = self.module.encode(xr)
+        with frozen(self.module.blackbox):
+            return minimal_intervention(c, self.module.decode, self.module.f, torch.as_tensor(target_label),
+                                        task=self.module.task, **kwargs)
+
+    @torch.no_grad()
+    def cace(self, x: torch.Tensor, concepts: list[int] | None = None) -> torch.Tensor:
+        """CaCE of removing each concept (default: those active in x): `[n_concepts, K]` on probabilities."""
+        xr = self._ready(x)
+        c = self.module.encode(xr)
+        if concepts is None:
+            concepts = torch.nonzero((c > 0).any(0)).flatten().tolist()
+        return concept_cace(self.module.decode, self._probs, c, concepts)
+
+    def car(self, pos_x: torch.Tensor, neg_x: torch.Tensor, **kwargs) -> dict:
+        """Concept alignment (SVC on latent codes): held-out accuracy and the concept direction."""
+        return car_classify(self.concepts(pos_x).cpu().numpy(), self.concepts(neg_x).cpu().numpy(), **kwargs)
+
+    def car_regression(self, x: torch.Tensor, values, **kwargs) -> dict:
+        """Concept alignment for a continuous concept value per sample (SVR, held-out R²)."""
+        return car_regress(self.concepts(x).cpu().numpy(), np.asarray(values), **kwargs)
+
+    # -- evaluation helpers (numbers; the metric maths is in timesae/metrics.py) ------------------------
+    @torch.no_grad()
+    def concept_metrics(self, x: torch.Tensor, target_labels: torch.Tensor | None = None) -> dict:
+        """F_x, ε_rec, label fidelity, L0, dead fraction and (given targets) ε_cf and Spearman(ε_cf, F_x)."""
+        xr = self._ready(x)
+        c = self.concepts(xr)
+        f_x = self._batched(self._probs, xr)
+        x_hat = self._batched(self.module.decode, c)
+        c_minus = sae_metrics.remove_top_concepts(c, self.n_remove)
+        f_minus = self._batched(self._probs, self._batched(self.module.decode, c_minus))
+        f_hat = self._batched(self._probs, x_hat)
+        fx = sae_metrics.faithfulness_fx(f_x, f_minus)
+        eps_rec = sae_metrics.epsilon_rec(f_x, f_hat)
+        out = {
+            "F_x": float(fx.mean()),
+            "eps_rec": float(eps_rec.mean()),
+            "label_fidelity": sae_metrics.label_fidelity(f_x, f_hat),
+            "l0": sae_metrics.l0(c),
+            "dead_frac": sae_metrics.dead_fraction(c),
+            "fvu": float(((xr - x_hat) ** 2).sum() / ((xr - xr.mean(0)) ** 2).sum().clamp_min(1e-12)),
+        }
+        if target_labels is not None:
+            cf = self.counterfactual(xr, target_labels)
+            f_cf = self._batched(self._probs, cf.x_cf)
+            eps_cf = sae_metrics.epsilon_cf(f_cf, torch.as_tensor(target_labels), self.module.task)
+            out["eps_cf"] = float(eps_cf.mean())
+            out["cf_success"] = float(cf.success.float().mean())
+            out["spearman_eps_cf_F_x"] = sae_metrics.spearman(eps_cf, fx)
+        return out
+
+    @torch.no_grad()
+    def distribution_scores(self, x: torch.Tensor, x_ref: torch.Tensor | None = None) -> dict:
+        """KL (histogram), MMD (RBF, median heuristic) and KDE log-likelihood of g(E(x)) vs the data."""
+        from tsexplain.evaluate.distribution import distribution_scores
+
+        ref = x if x_ref is None else x_ref
+        return distribution_scores(self.embed(x).cpu().numpy(), ref.cpu().numpy())

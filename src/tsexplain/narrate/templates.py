@@ -1,0 +1,185 @@
+"""Template narrator: salient regions → one domain sentence, with patterns that live in config.
+
+Sentence = `prediction` + clauses joined by `separator` + `end`, one clause per region best first; the
+clause pattern may use any field of `region_fields`. Names, units and seconds come from `DataMeta`, so the
+text never guesses (ECG waves such as P/QRS/T are not named: that needs delineation we do not do).
+"""
+
+from __future__ import annotations
+
+import inspect
+import string
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from tsexplain.data.meta import DataMeta
+from tsexplain.narrate.regions import Region, find_regions, regions_from_mask
+
+Prediction = int | float | str | Sequence[int] | None
+
+DEFAULT_TEMPLATES: dict[str, str] = {
+    "prediction": "Predicted {label}: ",
+    "no_prediction": "Salient regions: ",
+    "region": "{channel} is {strength} salient at steps {start}-{end}",
+    "region_with_input": "{channel} is {direction} and {strength} salient at steps {start}-{end}",
+    "separator": "; ",
+    "end": ".",
+    "empty": "no salient region was found",
+}
+REQUIRED = ("prediction", "region")
+# Filled in from DEFAULT_TEMPLATES when a config leaves them out; clause patterns never are (a config's own
+# `region` is used with an input x too unless it also gives `region_with_input`).
+STRUCTURAL = ("no_prediction", "separator", "end", "empty")
+_FIND_DEFAULTS = {k: p.default for k, p in inspect.signature(find_regions).parameters.items()}
+
+
+def strength_word(score: float, levels: Sequence[float] = (2 / 3, 1 / 3)) -> str:
+    """'strongly' / 'moderately' / 'weakly' from a region's normalised score and two cut points."""
+    hi, lo = levels
+    return "strongly" if score >= hi else "moderately" if score >= lo else "weakly"
+
+
+def region_fields(region: Region, meta: DataMeta, x: np.ndarray | None = None, rank: int = 1,
+                  levels: Sequence[float] = (2 / 3, 1 / 3)) -> dict[str, Any]:
+    """Every field a clause template may use for `region` (names, units and seconds from `meta`)."""
+    sr = float(meta.sampling_rate)
+    unit = (meta.units[region.channel] if meta.units and region.channel < len(meta.units) else "") or ""
+    fields: dict[str, Any] = {
+        "channel": meta.channel_names[region.channel], "channel_index": region.channel,
+        "start": region.start, "end": region.end, "last": region.end - 1, "length": region.length,
+        "peak": region.peak, "score": region.score, "rank": rank,
+        "strength": strength_word(region.score, levels),
+        "unit": unit, "unit_suffix": f" ({unit})" if unit else "",
+        "direction": "",
+    }
+    for name, scale in (("s", 1.0), ("min", 60.0), ("h", 3600.0)):
+        fields[f"start_{name}"] = region.start / sr / scale
+        fields[f"end_{name}"] = region.end / sr / scale
+        fields[f"peak_{name}"] = region.peak / sr / scale
+        fields[f"duration_{name}"] = region.length / sr / scale
+    if x is not None:
+        row = x[region.channel]
+        fields["direction"] = "elevated" if row[region.start:region.end].mean() >= row.mean() else "depressed"
+    return fields
+
+
+def prediction_label(prediction: Prediction, meta: DataMeta) -> str | None:
+    """Human label of a prediction: class name (multiclass), joined names (multilabel), number(s) (regression).
+
+    Multilabel predictions are the indices of the active labels, or a boolean multi-hot vector.
+    """
+    if prediction is None:
+        return None
+    if isinstance(prediction, str):
+        return prediction
+    if isinstance(prediction, torch.Tensor):
+        prediction = prediction.detach().cpu().numpy()
+    if meta.task == "regression":
+        return ", ".join(f"{v:.3g}" for v in np.atleast_1d(np.asarray(prediction, dtype=np.float64)).ravel())
+    names = meta.class_names
+    arr = np.atleast_1d(np.asarray(prediction))
+    if arr.dtype == bool:
+        arr = np.flatnonzero(arr)
+    if meta.task == "multilabel" and arr.size == 0:
+        return "no label"
+    if arr.size != 1 and meta.task != "multilabel":
+        raise ValueError(f"prediction={prediction!r} is not one class index for task={meta.task}; pass the "
+                         "argmax of the logits.")
+    idx = [int(i) for i in arr.ravel()]
+    n = len(names) if names is not None else meta.n_outputs
+    if any(not 0 <= i < n for i in idx):
+        raise ValueError(f"prediction={prediction!r} is outside the {n} classes of {meta.name}; pass class indices "
+                         "(argmax of the logits, or the active labels for multilabel).")
+    return "+".join(names[i] if names else str(i) for i in idx)
+
+
+def _to_numpy(x: Any) -> np.ndarray | None:
+    if x is None:
+        return None
+    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    return arr.astype(np.float64)
+
+
+class TemplateNarrator:
+    """Regions of a saliency map → "Predicted {label}: clause; clause." with config-given patterns."""
+
+    def __init__(self, templates: Mapping[str, str] | None = None, domain: str = "generic", max_regions: int = 3,
+                 region_kwargs: Mapping[str, Any] | None = None,
+                 strength_levels: Sequence[float] = (2 / 3, 1 / 3)) -> None:
+        given = dict(templates) if templates else dict(DEFAULT_TEMPLATES)
+        self.templates = {**{k: DEFAULT_TEMPLATES[k] for k in STRUCTURAL}, **given}
+        self.domain = domain
+        self.max_regions = max_regions
+        self.region_kwargs = dict(region_kwargs or {})
+        if "max_regions" in self.region_kwargs:
+            raise ValueError("region_kwargs.max_regions is set by the narrator's own max_regions; drop it there.")
+        if len(strength_levels) != 2 or not strength_levels[0] >= strength_levels[1]:
+            raise ValueError(f"strength_levels={list(strength_levels)} must be two cut points [high, low], high ≥ low.")
+        self.strength_levels = tuple(float(v) for v in strength_levels)
+        self._check_templates()
+
+    def _check_templates(self) -> None:
+        """Fail at construction, not mid-run, on a missing pattern or an unknown field."""
+        missing = [k for k in REQUIRED if k not in self.templates]
+        if missing:
+            raise ValueError(f"narrator templates lack {missing}; add them to the narrator config.")
+        meta = DataMeta(name="check", task="multiclass", n_channels=1, seq_len=4, n_outputs=1, units=["u"])
+        known = region_fields(Region(0, 0, 2, 1.0, 0), meta, np.zeros((1, 4)))
+        for key, pattern in self.templates.items():
+            allowed = known.keys() | {"label"} if key.startswith("region") else {"label"}
+            used = {f for _, f, _, _ in string.Formatter().parse(pattern) if f}
+            if used - allowed:
+                raise ValueError(f"template {key!r} uses unknown fields {sorted(used - allowed)}; "
+                                 f"available: {sorted(allowed)}.")
+            try:
+                pattern.format(label="x", **known)
+            except (ValueError, IndexError) as err:
+                raise ValueError(f"template {key!r}={pattern!r} does not format: {err}.") from err
+
+    # -- public API ---------------------------------------------------------------------------------
+    def regions(self, saliency: np.ndarray | torch.Tensor) -> list[Region]:
+        """The regions this narrator talks about (best `max_regions`)."""
+        return find_regions(saliency, max_regions=self.max_regions, **self.region_kwargs)
+
+    def narrate(self, saliency: np.ndarray | torch.Tensor, meta: DataMeta, prediction: Prediction = None,
+                x: np.ndarray | torch.Tensor | None = None) -> str:
+        """One sentence for one sample: saliency [C, T], optional input x [C, T] for elevated/depressed."""
+        return self.describe(self.regions(saliency), meta, prediction, x)
+
+    def narrate_batch(self, saliency: np.ndarray | torch.Tensor, meta: DataMeta,
+                      predictions: Sequence[Prediction] | None = None,
+                      x: np.ndarray | torch.Tensor | None = None) -> list[str]:
+        """`narrate` over a batch [B, C, T]."""
+        preds = [None] * len(saliency) if predictions is None else list(predictions)
+        return [self.narrate(saliency[i], meta, preds[i], None if x is None else x[i]) for i in range(len(saliency))]
+
+    def describe(self, regions: Sequence[Region], meta: DataMeta, prediction: Prediction = None,
+                 x: np.ndarray | torch.Tensor | None = None) -> str:
+        """The sentence for already-found regions (ranked best first; at most `max_regions` are used)."""
+        t = self.templates
+        label = prediction_label(prediction, meta)
+        head = t["no_prediction"] if label is None else t["prediction"].format(label=label)
+        xs = _to_numpy(x)
+        if xs is not None and xs.shape[0] != meta.n_channels:
+            raise ValueError(f"x has {xs.shape[0]} channels but meta {meta.name} has {meta.n_channels}; "
+                             "pass the input sample x [C, T] that was explained.")
+        clause = t["region_with_input"] if xs is not None and "region_with_input" in t else t["region"]
+        clauses = [clause.format(label=label, **region_fields(r, meta, xs, i + 1, self.strength_levels))
+                   for i, r in enumerate(list(regions)[: self.max_regions])]
+        body = t.get("separator", "; ").join(clauses) if clauses else t["empty"].format(label=label)
+        return f"{head}{body}{t.get('end', '.')}"
+
+    def reference_narrative(self, mask: np.ndarray | torch.Tensor, meta: DataMeta, label: Prediction = None,
+                            x: np.ndarray | torch.Tensor | None = None) -> str:
+        """The reference text for BLEU/ROUGE: the same templates applied to the ground-truth mask's regions."""
+        kw = self.region_kwargs
+        regions = regions_from_mask(mask, min_len=kw.get("min_len", _FIND_DEFAULTS["min_len"]),
+                                    merge_gap=kw.get("merge_gap", _FIND_DEFAULTS["merge_gap"]),
+                                    max_regions=self.max_regions)
+        return self.describe(regions, meta, label, x)
+
+    def __repr__(self) -> str:
+        return f"TemplateNarrator(domain={self.domain!r}, max_regions={self.max_regions})"
