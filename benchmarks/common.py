@@ -22,7 +22,11 @@ def run_job(name: str, overrides: list[str], force: bool = False) -> dict:
     cmd = [sys.executable, str(ROOT / "run.py"), *overrides, f"hydra.run.dir={out}", "print_config=false",
            "callbacks.rich_progress_bar=null", "trainer.enable_model_summary=false"]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "WANDB_MODE": "offline"}, capture_output=True, text=True)
+    # One intra-op thread per job (BENCH_THREADS): two benchmark streams on 2 cores then do not oversubscribe
+    # them, which slows tiny models 10× and more.
+    threads = os.environ.get("BENCH_THREADS", "1")
+    env = {**os.environ, "WANDB_MODE": "offline", "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if proc.returncode != 0 or not metrics.is_file():
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
         raise RuntimeError(f"benchmark job {name} failed: {' '.join(overrides)}")

@@ -36,7 +36,7 @@ def main() -> None:
     p.add_argument("--datasets", nargs="+", default=["freqshapes", "seqcomb_uv"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--explainers", nargs="+", default=list(EXPLAINERS))
-    p.add_argument("--max-samples", type=int, default=1000)
+    p.add_argument("--max-samples", type=int, default=500)
     args = p.parse_args()
     rows, text_rows = [], []
     for dataset in args.datasets:

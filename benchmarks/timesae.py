@@ -35,7 +35,9 @@ def main() -> None:
     p.add_argument("--datasets", nargs="+", default=["freqshapes", "seqcomb_uv", "seqcomb_mv", "lowvar"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--explainers", nargs="+", default=list(EXPLAINERS))
-    p.add_argument("--max-samples", type=int, default=1000)
+    p.add_argument("--ablation-seeds", nargs="+", type=int, default=[0],
+                   help="seeds for the w/o L_cc / L_cf rows (each is a full TimeSAE training)")
+    p.add_argument("--max-samples", type=int, default=500)
     args = p.parse_args()
     rows = []
     for dataset in args.datasets:
@@ -45,6 +47,8 @@ def main() -> None:
             base = [f"dataset={dataset}", "model=transformer", f"seed={seed}", f"model.ckpt_path={ckpt}",
                     f"evaluation.max_samples={args.max_samples}", "task_name=bench", "narrator=none"]
             for name in args.explainers:
+                if name.startswith("JumpReLU w/o") and seed not in args.ablation_seeds:
+                    continue
                 slug = name.replace(" ", "_").replace("/", "").replace("|", "").replace("−", "-")
                 result = run_job(f"sae_{dataset}_s{seed}_{slug}", base + EXPLAINERS[name])
                 per.setdefault(name, []).append(result["metrics"])

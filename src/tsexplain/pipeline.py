@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from tsexplain import stages
-from tsexplain.report.explanations import print_highlights, write_explanation_report
+from tsexplain.report.explanations import log_figures, print_highlights, write_explanation_report
 from tsexplain.report.results import RunFolder, finish_loggers
 from tsexplain.utils.instantiate import explainer_callbacks, instantiate_group, make_trainer
 from tsexplain.utils.rich_config import print_config_tree, print_summary
@@ -76,19 +76,28 @@ def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
     # 4–5. fit the explainer (a no-op for post-hoc ones) and explain the test set (rank 0 only).
     if explainer is not None:
         blackbox = blackbox.to(_explain_device(cfg)).eval()
-        explained = stages.explain_test_set(cfg, data, blackbox, explainer, _trainer_factory(cfg, loggers))
-        # 6. evaluate: ground truth, faithfulness, timing, robustness.
+        ood = stages.ood_datamodule(cfg, explainer, meta)
+        explained = stages.explain_test_set(cfg, data, blackbox, explainer, _trainer_factory(cfg, loggers), ood)
+        if ood is not None:
+            meta = ood.meta
+            folder.record("ood_dataset", meta.name)
+        # 6. evaluate: ground truth, faithfulness, timing, method-specific scores, robustness.
         scores, curves = stages.evaluate_explanations(explained, meta, blackbox, cfg)
         metrics.update(scores)
+        extra = explainer.explanation_metrics(explained.x, explained.target.to(explained.x.device), meta)
+        metrics.update({f"explain/{k}": v for k, v in extra.items()})
         # 7. narrate the salient regions.
-        narrator = stages.build_narrator(cfg, data, explained)
+        narrator = stages.build_narrator(cfg, data, explainer, blackbox)
         narratives: list[dict] = []
         if narrator is not None:
             text_metrics, narratives = stages.narrate_samples(narrator, explained, meta, cfg)
             metrics.update(text_metrics)
         metrics.update(stages.robustness_study(cfg, explained, meta, blackbox, explainer, narrator))
         # 8. report: saliency.npz, curves, narratives, figures (also sent to the loggers).
-        write_explanation_report(cfg, folder, explained, meta, curves, narratives, loggers)
+        figures = write_explanation_report(cfg, folder, explained, meta, curves, narratives, loggers)
+        own = explainer.figures(explained.x, explained.target, meta, folder.path / "figures")
+        folder.record("figures", [str(p) for p in figures + own])
+        log_figures(loggers, own)
     folder.write_metrics(metrics)
     print_summary(metrics, title=f"{cfg.task_name}: {meta.name} / {cfg.model.get('name', '')}")
     print_highlights(folder.extra)
@@ -120,8 +129,9 @@ def _explain_device(cfg: DictConfig) -> torch.device:
 def _trainer_factory(cfg: DictConfig, loggers: list):
     """Trainers for explainers that learn: the run's trainer config, their own checkpoints folder."""
 
-    def factory(subdir: str = "explainer_checkpoints", **overrides):
-        return make_trainer(cfg, loggers, explainer_callbacks(cfg, subdir), **overrides)
+    def factory(subdir: str = "explainer_checkpoints", monitor: str | None = "val/loss", mode: str = "min",
+                **overrides):
+        return make_trainer(cfg, loggers, explainer_callbacks(cfg, subdir, monitor, mode), **overrides)
 
     return factory
 

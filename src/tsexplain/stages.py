@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from tsexplain.data.meta import DataMeta
 from tsexplain.evaluate.faithfulness import deletion_curve
@@ -44,12 +45,14 @@ def predict(blackbox: torch.nn.Module, x: torch.Tensor, batch_size: int = 256) -
 
 
 def explain_test_set(cfg: DictConfig, data, blackbox: torch.nn.Module, explainer: Explainer,
-                     trainer_factory=None) -> Explained:
-    """Stages 4–5: fit the explainer, then attribute every test sample (up to evaluation.max_samples)."""
+                     trainer_factory=None, eval_data=None) -> Explained:
+    """Stages 4–5: fit the explainer on `data`, then attribute every test sample (up to evaluation.max_samples)
+    of `eval_data` (default `data`; another dataset for out-of-distribution evaluation)."""
     t0 = time.perf_counter()
     explainer.fit(blackbox, data, trainer_factory)
     fit_s = time.perf_counter() - t0
     device = next(blackbox.parameters()).device
+    data = eval_data if eval_data is not None else data
     arrays = data.split_arrays("test")
     n = len(arrays["x"]) if cfg.evaluation.get("max_samples") is None else int(cfg.evaluation.max_samples)
     x = arrays["x"][:n].to(device)
@@ -144,23 +147,27 @@ def robustness_study(cfg: DictConfig, ex: Explained, meta: DataMeta, blackbox, e
 
 def narrate_samples(narrator, ex: Explained, meta: DataMeta, cfg: DictConfig) -> tuple[dict, list[dict]]:
     """Stage 7: narratives for the first `evaluation.n_narratives` samples; BLEU/ROUGE against GT references."""
-    from tsexplain.narrate.templates import reference_narrative
     from tsexplain.narrate.text_metrics import text_scores
 
     n = min(len(ex.x), int(cfg.evaluation.get("n_narratives", 100)))
     x_np = ex.x[:n].detach().cpu().numpy()
+    labels = [int(p) if meta.task != "regression" else float(p) for p in ex.pred[:n]]
+    counts = (getattr(narrator, "fallbacks", 0), getattr(narrator, "generated", 0))
+    texts_all = narrator.narrate_batch(ex.saliency[:n].numpy(), meta, labels, x=x_np)  # batched for T5
     texts, refs, records = [], [], []
-    for i in range(n):
-        label = int(ex.pred[i]) if meta.task != "regression" else float(ex.pred[i])
-        text = narrator.narrate(ex.saliency[i].numpy(), meta, label, x=x_np[i])
-        record = {"index": int(ex.index[i]), "prediction": label, "narrative": text}
+    for i, text in enumerate(texts_all):
+        record = {"index": int(ex.index[i]), "prediction": labels[i], "narrative": text}
         if ex.mask is not None and meta.task == "multiclass" and _scored(meta, int(ex.y[i])) and ex.mask[i].any():
-            ref = reference_narrative(ex.mask[i].numpy(), meta, int(ex.y[i]), x=x_np[i])
+            # The reference names the true class and the true regions: a narrative is only right if both are.
+            ref = narrator.reference_narrative(ex.mask[i].numpy(), meta, int(ex.y[i]), x=x_np[i])
             texts.append(text)
             refs.append(ref)
             record["reference"] = ref
         records.append(record)
     metrics = {f"narrate/{k}": float(v) for k, v in text_scores(texts, refs).items()} if texts else {}
+    generated = getattr(narrator, "generated", 0) - counts[1]
+    if generated:  # this call's share only: the narrator's counters add up over calls
+        metrics["narrate/fallback_rate"] = (narrator.fallbacks - counts[0]) / generated
     return metrics, records
 
 
@@ -168,13 +175,24 @@ def _scored(meta: DataMeta, label: int) -> bool:
     return meta.scored_classes is None or label in meta.scored_classes
 
 
-def build_narrator(cfg: DictConfig, data, ex: Explained):
-    """Stage 7 set-up: the configured narrator, trained first when it learns (T5)."""
+def build_narrator(cfg: DictConfig, data, explainer: Explainer, blackbox: torch.nn.Module):
+    """Stage 7 set-up: the configured narrator; a T5 without `pretrained_path` first learns to verbalise the
+    explainer's maps of *training* samples (`narrator.fit_samples`), so no test sample is seen in training."""
     if not cfg.get("narrator") or "_target_" not in cfg.narrator:
         return None
     narrator = instantiate(cfg.narrator)
-    if hasattr(narrator, "fit_from_data"):
-        narrator.fit_from_data(data)
+    if hasattr(narrator, "fit_maps") and not cfg.narrator.get("pretrained_path"):
+        train = data.split_arrays("train")
+        device = next(blackbox.parameters()).device
+        x = train["x"][: narrator.fit_samples].to(device)
+        pred = predict(blackbox, x)
+        labels = pred.argmax(-1) if data.meta.task != "regression" else pred[:, 0]
+        target = labels.long() if data.meta.task != "regression" else torch.zeros(len(x), dtype=torch.long)
+        sal = explainer.attribute(x, target.to(device)).cpu().numpy()
+        preds = [int(v) if data.meta.task != "regression" else float(v) for v in labels.cpu()]
+        narrator.fit_maps(sal, data.meta, preds, x=x.cpu().numpy())
+        log.info("T5 narrator trained on %d training-sample maps (last loss %.3f)", len(x),
+                 narrator.losses[-1] if narrator.losses else float("nan"))
     return narrator
 
 
@@ -187,3 +205,30 @@ def saliency_arrays(ex: Explained) -> dict[str, np.ndarray]:
     for name, m in ex.maps.items():
         arrays[f"map_{name}"] = m.numpy().astype(np.float32)
     return arrays
+
+
+def ood_datamodule(cfg: DictConfig, explainer: Explainer, meta: DataMeta):
+    """The dataset an explainer with `ood_dataset` is evaluated on: that dataset config, with the run's dataset
+    settings it shares (sizes, seed, cache) and the explainer's `ood_overrides` on top. None without one."""
+    name = getattr(explainer, "ood_dataset", None)
+    if not name:
+        return None
+    conf_dir = Path(__file__).resolve().parents[2] / "conf" / "dataset"
+    path = conf_dir / f"{name}.yaml"
+    if not path.is_file():
+        options = sorted(p.stem for p in conf_dir.glob("*.yaml"))
+        raise ValueError(f"explainer.ood_dataset={name!r} is not a dataset config; use one of {options}.")
+    node = OmegaConf.load(path)
+    shared = {k: cfg.dataset[k] for k in node if k in cfg.dataset and k not in ("_target_", "name", "path")}
+    merged = OmegaConf.merge(node, shared, getattr(explainer, "ood_overrides", None) or {})
+    with open_dict(cfg):
+        cfg.ood_dataset = merged  # resolved against the run's config (seed, paths)
+    ood = instantiate(cfg.ood_dataset)
+    ood.prepare_data()
+    ood.setup("test")
+    got = (ood.meta.n_channels, ood.meta.seq_len)
+    if got != (meta.n_channels, meta.seq_len):
+        raise ValueError(f"explainer.ood_dataset={name} has [C, T] = {list(got)} but the black box and explainer "
+                         f"were built for {[meta.n_channels, meta.seq_len]}; OOD evaluation needs data of the "
+                         "same shape (another split, noise level or file: explainer.ood_overrides).")
+    return ood

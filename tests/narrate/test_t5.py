@@ -87,3 +87,17 @@ def test_missing_pretrained_path_raises(tmp_path):
     missing = tmp_path / "nope"
     with pytest.raises(ValueError, match=str(missing)):
         T5Narrator(pretrained_path=str(missing))
+
+
+def test_fit_maps_without_any_region_warns_and_keeps_the_template(caplog):
+    """Constant maps (e.g. an all-zero Grad-CAM) leave nothing to learn: no crash mid-run, template text."""
+    narr = tiny(seed=3)
+    before = [p.detach().clone() for p in narr.model.parameters()]
+    with caplog.at_level("WARNING", logger="tsexplain.narrate.t5"):
+        assert narr.fit_maps(np.zeros((4, 3, 40)), META, [0, 1, 0, 1], max_steps=2) is narr
+    assert "not trained" in caplog.text
+    assert narr.losses == []
+    assert all(torch.equal(a, b) for a, b in zip(before, narr.model.parameters(), strict=True))
+    assert narr.narrate(np.zeros((3, 40)), META, 1) == "Predicted MI: no salient region was found."
+    with pytest.raises(ValueError, match="non-empty"):  # fit itself still refuses an empty corpus
+        narr.fit([])

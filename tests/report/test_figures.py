@@ -3,7 +3,9 @@
 from dataclasses import dataclass
 
 import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 import torch
 
 from tsexplain.report.figures import (
@@ -12,6 +14,7 @@ from tsexplain.report.figures import (
     plot_deletion_curves,
     plot_multihead_attention,
     plot_saliency,
+    saliency_figure,
 )
 
 
@@ -59,3 +62,20 @@ def test_other_figures_render(tmp_path):
     ]
     for p in paths:
         _check_png(p)
+
+
+@pytest.mark.parametrize("channels", [[0], [1], [0, 1]])
+def test_saliency_legend_names_the_gt_mask_once(channels):
+    """Four mask spans (on either channel) give one legend entry, not one per span."""
+    mask = np.zeros((2, 48))
+    for c in channels:
+        mask[c, [3, 13, 23, 33]] = 1
+    fig = saliency_figure(np.zeros((2, 48)), {"m": np.ones((2, 48))}, mask=mask)
+    try:
+        texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    finally:
+        plt.close(fig)
+    assert texts == ["GT mask"]
+    no_mask = saliency_figure(np.zeros((2, 48)), {"m": np.ones((2, 48))}, mask=np.zeros((2, 48)))
+    assert no_mask.axes[0].get_legend() is None
+    plt.close(no_mask)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -67,6 +68,15 @@ class Explainer:
     def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """One batch; subclasses implement this."""
         raise NotImplementedError
+
+    # -- method-specific report (optional) -----------------------------------------------------------
+    def explanation_metrics(self, x: torch.Tensor, target: torch.Tensor, meta) -> dict[str, float]:
+        """Scores only this method can give (TimeSAE: F_x, ε_cf, L0, …), written as `explain/<key>`."""
+        return {}
+
+    def figures(self, x: torch.Tensor, target: torch.Tensor, meta, fig_dir: Path) -> list[Path]:
+        """Figures only this method can draw (TimeSAE: concepts over training, a counterfactual)."""
+        return []
 
     @torch.no_grad()
     def predict_target(self, x: torch.Tensor) -> torch.Tensor:

@@ -135,31 +135,33 @@ class FusionExplainer(Explainer):
     def input_maps(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised Grad-CAM and normalised, aligned rollout, both `[B, C, T]`."""
         m = self._maps(x, target)
-        return m["gradcam"], m["rollout_aligned"]
+        return m["gradcam"], m.get("rollout_aligned", m["rollout"])
 
     def _maps(self, x: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         neutral = 0.0 if self.fusion == "max" else 1.0
         norm = (lambda t: minmax(t, neutral)) if self.normalize == "minmax" else (lambda t: t)
         g = norm(self.gradcam.attribute(x, target))
         r = norm(self.rollout.attribute(x, target))
-        ra = align_maps(g, r, self.align, self.sakoe_chiba_radius)
-        return {"gradcam": g, "rollout": r, "rollout_aligned": ra}
+        if self.align == "none":
+            return {"gradcam": g, "rollout": r}
+        return {"gradcam": g, "rollout": r, "rollout_aligned": align_maps(g, r, self.align, self.sakoe_chiba_radius)}
 
     def maps(self, x: torch.Tensor, target: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """`gradcam`, `rollout`, `rollout_aligned` (normalised) and `fused`, each `[B, C, T]`, for figures."""
+        """`gradcam`, `rollout`, `rollout_aligned` (normalised; only when aligning) and `fused`, each `[B, C, T]`."""
         if self.blackbox is None:
             raise RuntimeError("FusionExplainer.maps called before fit(blackbox, ...).")
         if target is None:
             target = self.predict_target(x)
         target = torch.as_tensor(target, device=x.device).long().reshape(-1).expand(len(x))
         out = self._maps(x, target)
+        g, r = out["gradcam"], out.get("rollout_aligned", out["rollout"])
         if self.fusion == "learned":
             if not self.trained:
                 raise RuntimeError("fusion=learned is untrained: call fit(blackbox, datamodule) first.")
             with torch.no_grad():
-                fused = self.learned.to(x.device)(out["gradcam"], out["rollout_aligned"])
+                fused = self.learned.to(x.device)(g, r)
         else:
-            fused = fuse(out["gradcam"], out["rollout_aligned"], self.fusion, self.alpha)
+            fused = fuse(g, r, self.fusion, self.alpha)
         out["fused"] = torch.nan_to_num(fused, nan=0.0)
         return out
 

@@ -7,6 +7,7 @@ built from `T5Config` with the file-free byte-level `ByT5Tokenizer`, or a local 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,8 @@ from transformers import AutoTokenizer, ByT5Tokenizer, T5Config, T5ForConditiona
 from tsexplain.data.meta import DataMeta
 from tsexplain.narrate.regions import Region
 from tsexplain.narrate.templates import Prediction, TemplateNarrator, _to_numpy, prediction_label, region_fields
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SOURCE_FORMAT = "{channel} {start}-{end} {start_s:g}-{end_s:g}s {strength} {direction}"
 
@@ -57,7 +60,8 @@ class T5Narrator:
                  d_model: int = 64, num_layers: int = 2, num_heads: int = 4, d_ff: int = 128,
                  dropout: float = 0.0, source_format: str = DEFAULT_SOURCE_FORMAT, max_source_len: int = 512,
                  max_new_tokens: int = 256, max_steps: int = 300, lr: float = 1e-3, batch_size: int = 16,
-                 accelerator: str = "auto", seed: int = 0) -> None:
+                 accelerator: str = "auto", seed: int = 0, fit_samples: int = 512) -> None:
+        self.fit_samples = fit_samples  # training-split maps the pipeline trains on (see stages.build_narrator)
         self.template = template if template is not None else TemplateNarrator()
         self.source_format = source_format
         self.max_source_len = max_source_len
@@ -154,8 +158,18 @@ class T5Narrator:
     def fit_maps(self, saliency: np.ndarray | torch.Tensor, meta: DataMeta,
                  predictions: Sequence[Prediction] | None = None,
                  x: np.ndarray | torch.Tensor | None = None, **fit_kwargs: Any) -> T5Narrator:
-        """`fit` on the template sentences of a batch of maps [B, C, T]."""
-        return self.fit(self.pairs(saliency, meta, predictions, x), **fit_kwargs)
+        """`fit` on the template sentences of a batch of maps [B, C, T].
+
+        When no map has a salient region (e.g. an explainer whose maps are all constant) there is nothing to
+        learn: the model stays untrained, with a warning, and the narratives fall back to the template
+        (`fallbacks` counts them) instead of the run failing after its black box trained.
+        """
+        pairs = self.pairs(saliency, meta, predictions, x)
+        if not pairs:
+            log.warning("T5 narrator not trained: none of the %d maps has a salient region (constant maps?); "
+                        "its narratives will be the template's.", len(saliency))
+            return self
+        return self.fit(pairs, **fit_kwargs)
 
     # -- generation ----------------------------------------------------------------------------------
     @torch.no_grad()

@@ -23,6 +23,7 @@ def write_explanation_report(cfg: DictConfig, folder: RunFolder, ex, meta: DataM
 
     if cfg.evaluation.get("save_saliency", True):
         folder.record("saliency_file", str(folder.save_arrays("saliency.npz", **saliency_arrays(ex))))
+    curves = {name: c for name, c in curves.items() if c}  # {} per map when faithfulness is disabled
     if curves:
         folder.write_json("faithfulness_curves.json", curves)
     if narratives:
@@ -32,23 +33,41 @@ def write_explanation_report(cfg: DictConfig, folder: RunFolder, ex, meta: DataM
     fig_dir = folder.path / "figures"
     fig_dir.mkdir(exist_ok=True)
     paths: list[Path] = []
-    region_kwargs = dict(cfg.narrator.get("region_kwargs") or {}) if cfg.get("narrator") else {}
+    region_kwargs = narrator_region_kwargs(cfg)
     for i in range(min(int(cfg.get("n_figures", 3)), len(ex.x))):
         maps = dict(ex.maps) if ex.maps else {}
         maps = {k: v[i] for k, v in maps.items()} or {"saliency": ex.saliency[i]}
         regions = find_regions(ex.saliency[i].numpy(), **region_kwargs)
-        label = meta.class_names[int(ex.pred[i])] if meta.class_names and meta.task == "multiclass" else ex.pred[i]
         paths.append(plot_saliency(
             ex.x[i].detach().cpu().numpy(), {k: v.numpy() for k, v in maps.items()},
             mask=None if ex.mask is None else ex.mask[i].numpy(), regions=regions,
-            title=f"test sample {int(ex.index[i])}: predicted {label}", channel_names=meta.channel_names,
-            path=fig_dir / f"saliency_{int(ex.index[i])}.png"))
+            title=f"test sample {int(ex.index[i])}: predicted {prediction_text(ex.pred[i], meta)}",
+            channel_names=meta.channel_names, path=fig_dir / f"saliency_{int(ex.index[i])}.png"))
     named = {name: c["deletion"] for name, c in curves.items() if "deletion" in c}
     if named:
         paths.append(plot_deletion_curves(named, fig_dir / "deletion_curves.png"))
     folder.record("figures", [str(p) for p in paths])
     log_figures(loggers, paths)
     return paths
+
+
+def narrator_region_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    """`find_regions` settings of the regions the narrator talks about: its `region_kwargs` and `max_regions`
+    (a T5 narrator's come from its template); `find_regions`' defaults without a narrator."""
+    nar = cfg.get("narrator") or {}
+    source = nar if "region_kwargs" in nar or "max_regions" in nar else (nar.get("template") or {})
+    kwargs = dict(source.get("region_kwargs") or {})
+    if source.get("max_regions") is not None:
+        kwargs["max_regions"] = int(source.get("max_regions"))
+    return kwargs
+
+
+def prediction_text(pred: Any, meta: DataMeta) -> str:
+    """A figure title's prediction: the class name, or the number for regression (never `tensor(...)`)."""
+    from tsexplain.narrate.templates import prediction_label
+
+    value = float(pred) if meta.task == "regression" else int(pred)  # what the narratives are given
+    return prediction_label(value, meta) or str(value)
 
 
 def log_figures(loggers: list, paths: list[Path]) -> None:

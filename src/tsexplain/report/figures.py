@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 PathLike = str | Path
 
@@ -69,6 +70,18 @@ def plot_saliency(
 
     Regions are any objects with `channel` (index or name), `start`, `end` (exclusive) and `score`.
     """
+    return _save(saliency_figure(x, maps, mask, regions, title, channel_names), path)
+
+
+def saliency_figure(
+    x: Any,
+    maps: Mapping[str, Any],
+    mask: Any | None = None,
+    regions: Sequence[Any] | None = None,
+    title: str | None = None,
+    channel_names: Sequence[str] | None = None,
+) -> plt.Figure:
+    """The open figure `plot_saliency` saves (for callers that add to it; close it with `plt.close`)."""
     x = _as_ct(x, "x")
     n_ch, n_t = x.shape
     names = list(channel_names) if channel_names is not None else [f"ch{c}" for c in range(n_ch)]
@@ -97,7 +110,7 @@ def plot_saliency(
         ax.set_ylabel(names[c])
         if mask_arr is not None:
             for s, e in _runs(mask_arr[c]):
-                ax.axvspan(s - 0.5, e - 0.5, color="grey", alpha=0.3, lw=0, label="GT mask" if c == 0 else None)
+                ax.axvspan(s - 0.5, e - 0.5, color="grey", alpha=0.3, lw=0)
         for k, (name, m) in enumerate(norm_maps.items()):
             strip = axes[c * (1 + n_maps) + 1 + k]
             strip.imshow(m[c][None], aspect="auto", cmap="inferno", vmin=0, vmax=1,
@@ -114,12 +127,14 @@ def plot_saliency(
                 ha="center", va="top", fontsize=7, color="tab:blue",
                 bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 1})
     if mask_arr is not None and mask_arr.any():
-        axes[0].legend(loc="upper right", fontsize=7)
+        # One entry for the mask however many spans (and whichever channels) it has.
+        gt = Patch(facecolor="grey", alpha=0.3, lw=0, label="GT mask")
+        axes[0].legend(handles=[gt], loc="upper right", fontsize=7)
     axes[-1].set_xlabel("time step")
     axes[-1].set_xlim(-0.5, n_t - 0.5)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return fig
 
 
 def plot_deletion_curves(curves: Mapping[str, Mapping[str, Any]], path: PathLike = "deletion.png") -> Path:
@@ -219,4 +234,16 @@ def plot_counterfactual(
     axes[-1, 0].set_xlabel("time step")
     if title:
         fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_firing_histogram(freq: Any, path: PathLike = "firing_frequency.png") -> Path:
+    """Histogram of log10 concept firing frequency (SAE health: dead latents sit at the left edge)."""
+    f = _np(freq).ravel()
+    fig, ax = plt.subplots(figsize=(6, 3))
+    floor = 1.0 / max(len(f), 1) / 1e3
+    ax.hist(np.log10(np.clip(f, floor, None)), bins=30, color="tab:blue")
+    ax.set_xlabel("log10 firing frequency (fraction of samples)")
+    ax.set_ylabel("concepts")
+    ax.set_title(f"{int((f == 0).sum())} of {len(f)} concepts never fire")
     return _save(fig, path)

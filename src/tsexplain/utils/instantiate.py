@@ -25,15 +25,21 @@ def make_trainer(cfg: DictConfig, loggers: list[Logger], callbacks_cfg: DictConf
     return instantiate(trainer_cfg, logger=loggers or False, callbacks=callbacks)
 
 
-def explainer_callbacks(cfg: DictConfig, subdir: str) -> DictConfig:
-    """The run's callbacks re-pointed at `subdir` and the explainer's own loss, for explainers that learn."""
+def explainer_callbacks(cfg: DictConfig, subdir: str, monitor: str | None = "val/loss",
+                        mode: str = "min") -> DictConfig:
+    """The run's callbacks re-pointed at `subdir` and the explainer's own loss, for explainers that learn.
+
+    `monitor=None` (no validation data): keep the last checkpoint only, and no early stopping."""
     cb = OmegaConf.create(OmegaConf.to_container(cfg.get("callbacks") or {}, resolve=True))
     with open_dict(cb):
         if cb.get("model_checkpoint"):
             cb.model_checkpoint.dirpath = f"{cfg.paths.output_dir}/{subdir}"
-            cb.model_checkpoint.monitor = "val/loss"
-            cb.model_checkpoint.mode = "min"
+            cb.model_checkpoint.monitor = monitor
+            cb.model_checkpoint.mode = mode
         if cb.get("early_stopping"):
-            cb.early_stopping.monitor = "val/loss"
-            cb.early_stopping.mode = "min"
+            if monitor is None:
+                cb.early_stopping = None
+            else:
+                cb.early_stopping.monitor = monitor
+                cb.early_stopping.mode = mode
     return cb

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -14,11 +16,13 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from tsexplain.explain.base import Explainer, TrainerFactory
 from tsexplain.explain.timesae import metrics as sae_metrics
-from tsexplain.explain.timesae.concepts import car_classify, car_regress
 from tsexplain.explain.timesae.concepts import cace as concept_cace
+from tsexplain.explain.timesae.concepts import car_classify, car_regress
 from tsexplain.explain.timesae.counterfactuals import Counterfactual, minimal_intervention
 from tsexplain.explain.timesae.losses import outputs_to_probs
 from tsexplain.explain.timesae.module import TimeSAEModule, frozen
+
+log = logging.getLogger(__name__)
 
 
 class TimeSAEExplainer(Explainer):
@@ -41,6 +45,9 @@ class TimeSAEExplainer(Explainer):
         ood_dataset: str | None = None,
         init_samples: int = 2048,
         n_remove: int = 3,
+        n_counterfactuals: int = 128,
+        counterfactual: dict | None = None,
+        ood_overrides: dict | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__(batch_size=batch_size)
@@ -50,6 +57,10 @@ class TimeSAEExplainer(Explainer):
         self.ood_dataset = ood_dataset
         self.init_samples = init_samples
         self.n_remove = n_remove
+        self.n_counterfactuals = n_counterfactuals
+        self.cf_kwargs = dict(counterfactual or {})  # → minimal_intervention (steps, subset_sizes, lr, tol, l1)
+        self.last_counterfactual: tuple | None = None
+        self.ood_overrides = dict(ood_overrides or {})
         self.seed = seed
         self.module: TimeSAEModule | None = None
         self.best_ckpt_path: str | None = None
@@ -75,6 +86,8 @@ class TimeSAEExplainer(Explainer):
                 p.requires_grad_(f)
             blackbox.to(device).eval()
         self.module.to(device).eval()
+        counts = self.module.parameter_counts()
+        log.info("TimeSAE: d=%d latents, parameters %s", self.module.d_latent, counts)
         return self
 
     def _load(self, path: str) -> None:
@@ -214,13 +227,15 @@ class TimeSAEExplainer(Explainer):
             "dead_frac": sae_metrics.dead_fraction(c),
             "fvu": float(((xr - x_hat) ** 2).sum() / ((xr - xr.mean(0)) ** 2).sum().clamp_min(1e-12)),
         }
-        if target_labels is not None:
-            cf = self.counterfactual(xr, target_labels)
+        if target_labels is not None:  # counterfactuals for the first len(target_labels) samples
+            n = len(target_labels)
+            cf = self.counterfactual(xr[:n], target_labels, **self.cf_kwargs)
+            self.last_counterfactual = (xr[:n], torch.as_tensor(target_labels), cf)
             f_cf = self._batched(self._probs, cf.x_cf)
             eps_cf = sae_metrics.epsilon_cf(f_cf, torch.as_tensor(target_labels), self.module.task)
             out["eps_cf"] = float(eps_cf.mean())
             out["cf_success"] = float(cf.success.float().mean())
-            out["spearman_eps_cf_F_x"] = sae_metrics.spearman(eps_cf, fx)
+            out["spearman_eps_cf_F_x"] = sae_metrics.spearman(eps_cf, fx[:n])
         return out
 
     @torch.no_grad()
@@ -230,3 +245,52 @@ class TimeSAEExplainer(Explainer):
 
         ref = x if x_ref is None else x_ref
         return distribution_scores(self.embed(x).cpu().numpy(), ref.cpu().numpy())
+
+    # -- pipeline report --------------------------------------------------------------------------------
+    def counterfactual_targets(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The nearest other class (second most probable) per sample; None where there is no class to flip to."""
+        if self.module.task != "multiclass" or self.module.n_outputs < 2:
+            return None
+        probs = self._batched(self._probs, self._ready(x))
+        return probs.topk(2, dim=-1).indices[:, 1]
+
+    def explanation_metrics(self, x: torch.Tensor, target: torch.Tensor, meta) -> dict[str, float]:
+        """F_x, ε_rec, label fidelity, L0, dead fraction, FVU; ε_cf and Spearman(ε_cf, F_x) on the first
+        `n_counterfactuals` samples; KL/MMD/KDE of g(E(x)) against x; parameter counts."""
+        n_cf = min(len(x), self.n_counterfactuals)
+        out = self.concept_metrics(x, self.counterfactual_targets(x[:n_cf]) if n_cf else None)
+        out.update(self.distribution_scores(x))
+        rename = {"F_x": "faithfulness_fx", "dead_frac": "dead_fraction", "spearman_eps_cf_F_x": "spearman_eps_cf_fx"}
+        metrics = {rename.get(k, k): float(v) for k, v in out.items()}
+        metrics.update({f"params_{k}": float(v) for k, v in self.module.parameter_counts().items()})
+        metrics["d_latent"] = float(self.module.d_latent)
+        return metrics
+
+    def figures(self, x: torch.Tensor, target: torch.Tensor, meta, fig_dir: Path) -> list[Path]:
+        """Concept firing frequency over training epochs, the firing-frequency histogram, and a counterfactual
+        of the first explained sample beside its input."""
+        from tsexplain.report.figures import plot_concept_activations, plot_counterfactual, plot_firing_histogram
+
+        paths = []
+        history = self.module.firing_history
+        if history:
+            stacked = torch.stack([h.float() for h in history]).numpy()
+            paths.append(plot_concept_activations(stacked, fig_dir / "timesae_concepts_over_training.png"))
+        freq = sae_metrics.firing_frequency(self.concepts(x)).cpu().numpy()
+        paths.append(plot_firing_histogram(freq, fig_dir / "timesae_firing_frequency.png"))
+        if self.last_counterfactual is not None:  # the first explained sample's, from explanation_metrics
+            x0, cf_targets, cf = self.last_counterfactual
+        else:
+            cf_targets = self.counterfactual_targets(x[:1])
+            x0 = x[:1]
+            cf = None if cf_targets is None else self.counterfactual(x0, cf_targets, **self.cf_kwargs)
+        if cf is not None:
+            names = meta.class_names or [str(i) for i in range(meta.n_outputs)]
+            pred = int(self._probs(self._ready(x0[:1])).argmax(-1))
+            title = (f"counterfactual: {names[pred]} → {names[int(cf_targets[0])]} "
+                     f"({'reached' if bool(cf.success[0]) else 'not reached'}, "
+                     f"{int(cf.changed[0].sum())} concept(s) changed)")
+            paths.append(plot_counterfactual(x0[0].cpu().numpy(), cf.x_cf[0].detach().cpu().numpy(),
+                                             fig_dir / "timesae_counterfactual.png", title=title,
+                                             channel_names=meta.channel_names))
+        return paths
