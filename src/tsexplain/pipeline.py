@@ -67,6 +67,10 @@ def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
             blackbox = load_blackbox_weights(blackbox, best)
             folder.record("best_checkpoint", best)
     metrics: dict = {}
+    if cfg.get("train", True) and not ckpt_path:
+        # Validation scores of the model kept: what sweepers should optimise (optimized_metric=val/f1), not test.
+        trainer.validate(blackbox, datamodule=data, verbose=False)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")})
     if cfg.get("test", True):
         trainer.test(blackbox, datamodule=data, verbose=False)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})

@@ -60,6 +60,7 @@ class TimeSAEExplainer(Explainer):
         self.n_counterfactuals = n_counterfactuals
         self.cf_kwargs = dict(counterfactual or {})  # → minimal_intervention (steps, subset_sizes, lr, tol, l1)
         self.last_counterfactual: tuple | None = None
+        self.val_loss: float | None = None
         self.ood_overrides = dict(ood_overrides or {})
         self.seed = seed
         self.module: TimeSAEModule | None = None
@@ -134,6 +135,10 @@ class TimeSAEExplainer(Explainer):
         trainer = self._make_trainer(trainer_factory, has_val=val is not None)
         trainer.fit(self.module, train_dataloaders=train, val_dataloaders=val)
         cb = trainer.checkpoint_callback
+        score = getattr(cb, "best_model_score", None) if cb is not None else None
+        if score is None and "val/loss" in trainer.callback_metrics:
+            score = trainer.callback_metrics["val/loss"]
+        self.val_loss = float(score) if score is not None else None  # what optuna_timesae minimises
         path = (cb.best_model_path or cb.last_model_path) if cb is not None else ""
         if path and os.path.isfile(path):
             self.best_ckpt_path = path
@@ -141,7 +146,7 @@ class TimeSAEExplainer(Explainer):
             self.module.load_state_dict(ckpt["state_dict"])
 
     # -- explanations ------------------------------------------------------------------------------
-    def _ready(self, x: torch.Tensor) -> torch.Tensor:
+    def _check_shape(self, x: torch.Tensor) -> None:
         if self.module is None:
             raise RuntimeError("TimeSAEExplainer used before fit(blackbox, datamodule).")
         m = self.module.meta
@@ -150,8 +155,15 @@ class TimeSAEExplainer(Explainer):
                 f"TimeSAE was fitted on [C, T] = [{m.n_channels}, {m.seq_len}] but got x of shape {tuple(x.shape)}; "
                 "resample/crop the (OOD) data to the training shape or refit on it."
             )
+
+    def _ready(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_shape(x)
         self.module.eval()
         return x.float().to(self.module.x_scale.device)
+
+    def attribute(self, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+        self._check_shape(x)  # before the base class asks the black box for a target with the wrong shape
+        return super().attribute(x, target)
 
     @torch.no_grad()
     def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -264,6 +276,8 @@ class TimeSAEExplainer(Explainer):
         metrics = {rename.get(k, k): float(v) for k, v in out.items()}
         metrics.update({f"params_{k}": float(v) for k, v in self.module.parameter_counts().items()})
         metrics["d_latent"] = float(self.module.d_latent)
+        if self.val_loss is not None:
+            metrics["val_loss"] = self.val_loss
         return metrics
 
     def figures(self, x: torch.Tensor, target: torch.Tensor, meta, fig_dir: Path) -> list[Path]:
