@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TORCH_VERSION := 2.13.0
 
-.PHONY: venv run test lint bench bench-blackbox bench-explainers bench-timesae clean
+.PHONY: venv run test lint bench bench-blackbox bench-explainers bench-timesae bench-report clean
 
 venv: $(STAMP)
 
@@ -43,6 +43,12 @@ bench-explainers: $(STAMP)
 
 bench-timesae: $(STAMP)
 	$(PY) benchmarks/timesae.py
+
+# Rewrite the three tables from the finished benchmark runs only (no job is started).
+bench-report: $(STAMP)
+	BENCH_ONLY_FINISHED=1 $(PY) benchmarks/blackbox.py
+	BENCH_ONLY_FINISHED=1 $(PY) benchmarks/explainers.py
+	BENCH_ONLY_FINISHED=1 $(PY) benchmarks/timesae.py
 
 clean:
 	rm -rf logs outputs multirun .pytest_cache

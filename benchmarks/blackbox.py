@@ -23,7 +23,7 @@ def main() -> None:
     rows = []
     for dataset in args.datasets:
         for model in args.models:
-            res = [blackbox(dataset, model, s) for s in args.seeds]
+            res = [r for r in (blackbox(dataset, model, s) for s in args.seeds) if r is not None]
             rows.append({
                 "dataset": dataset, "model": model, "seeds": len(res),
                 "test acc": [r["metrics"]["test/acc"] for r in res],

@@ -13,12 +13,20 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "bench_results" / "runs"
 
 
-def run_job(name: str, overrides: list[str], force: bool = False) -> dict:
-    """`python run.py <overrides>` into bench_results/runs/<name>; a finished folder is reused, not re-run."""
+ONLY_FINISHED = os.environ.get("BENCH_ONLY_FINISHED") == "1"
+
+
+def run_job(name: str, overrides: list[str], force: bool = False) -> dict | None:
+    """`python run.py <overrides>` into bench_results/runs/<name>; a finished folder is reused, not re-run.
+
+    With BENCH_ONLY_FINISHED=1 nothing runs: a job without a finished folder returns None (tables then show
+    how many seeds each cell really has)."""
     out = RUNS / name
     metrics = out / "metrics.json"
     if metrics.is_file() and not force:
         return json.loads(metrics.read_text())
+    if ONLY_FINISHED:
+        return None
     cmd = [sys.executable, str(ROOT / "run.py"), *overrides, f"hydra.run.dir={out}", "print_config=false",
            "callbacks.rich_progress_bar=null", "trainer.enable_model_summary=false"]
     t0 = time.perf_counter()
@@ -37,15 +45,15 @@ def run_job(name: str, overrides: list[str], force: bool = False) -> dict:
     return result
 
 
-def blackbox(dataset: str, model: str, seed: int, extra: list[str] | None = None) -> dict:
+def blackbox(dataset: str, model: str, seed: int, extra: list[str] | None = None) -> dict | None:
     """Train (once) the black box used by every explainer benchmark on this dataset and seed."""
     return run_job(f"bb_{model}_{dataset}_s{seed}",
                    [f"dataset={dataset}", f"model={model}", f"seed={seed}", "explainer=none", "task_name=bench",
                     *(extra or [])])
 
 
-def best_ckpt(result: dict) -> str:
-    return result["info"]["best_checkpoint"]
+def best_ckpt(result: dict | None) -> str | None:
+    return None if result is None else result["info"]["best_checkpoint"]
 
 
 def table(rows: list[dict], cols: list[str], digits: int = 3) -> str:

@@ -26,8 +26,8 @@ PUBLISHED = {
     "seqcomb_mv": {"IG": ".330/.748/.258", "TimeX": ".688/.833/.387"},
     "lowvar": {"IG": ".869/.483/.817", "TimeX": ".867/.545/.900"},
 }
-COLS = ["dataset", "explainer", "AUPRC", "AUP", "AUR", "F_x", "label fidelity", "dead frac", "L0",
-        "ms / instance", "fit s"]
+COLS = ["dataset", "explainer", "seeds", "AUPRC", "AUP", "AUR", "F_x", "label fidelity", "dead frac", "L0",
+        "deletion drop@20%", "ms / instance", "fit s"]
 
 
 def main() -> None:
@@ -39,11 +39,12 @@ def main() -> None:
                    help="seeds for the w/o L_cc / L_cf rows (each is a full TimeSAE training)")
     p.add_argument("--max-samples", type=int, default=500)
     args = p.parse_args()
-    rows = []
-    for dataset in args.datasets:
-        per: dict[str, list[dict]] = {}
-        for seed in args.seeds:
+    per: dict[tuple[str, str], list[dict]] = {}
+    for seed in args.seeds:  # seed-major: every dataset × explainer cell gets a first seed early
+        for dataset in args.datasets:
             ckpt = best_ckpt(blackbox(dataset, "transformer", seed))
+            if ckpt is None:
+                continue
             base = [f"dataset={dataset}", "model=transformer", f"seed={seed}", f"model.ckpt_path={ckpt}",
                     f"evaluation.max_samples={args.max_samples}", "task_name=bench", "narrator=none"]
             for name in args.explainers:
@@ -51,13 +52,18 @@ def main() -> None:
                     continue
                 slug = name.replace(" ", "_").replace("/", "").replace("|", "").replace("−", "-")
                 result = run_job(f"sae_{dataset}_s{seed}_{slug}", base + EXPLAINERS[name])
-                per.setdefault(name, []).append(result["metrics"])
-        for name, ms in per.items():
-            rows.append({"dataset": dataset, "explainer": name,
+                if result is not None:
+                    per.setdefault((dataset, name), []).append(result["metrics"])
+    rows = []
+    for dataset in args.datasets:
+        for name in args.explainers:
+            ms = per.get((dataset, name), [])
+            rows.append({"dataset": dataset, "explainer": name, "seeds": len(ms),
                          **{col: [m.get(key) for m in ms] for col, key in (
                              ("AUPRC", "explain/auprc"), ("AUP", "explain/aup"), ("AUR", "explain/aur"),
                              ("F_x", "explain/faithfulness_fx"), ("label fidelity", "explain/label_fidelity"),
                              ("dead frac", "explain/dead_fraction"), ("L0", "explain/l0"),
+                             ("deletion drop@20%", "explain/del_drop20"),
                              ("ms / instance", "explain/ms_per_instance"), ("fit s", "explain/fit_s"))}})
         for method, value in PUBLISHED[dataset].items():
             rows.append({"dataset": dataset, "explainer": f"{method} (TimeX paper, AUPRC/AUP/AUR)", "AUPRC": value})
