@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -50,6 +51,11 @@ def blackbox(dataset: str, model: str, seed: int, extra: list[str] | None = None
     return run_job(f"bb_{model}_{dataset}_s{seed}",
                    [f"dataset={dataset}", f"model={model}", f"seed={seed}", "explainer=none", "task_name=bench",
                     *(extra or [])])
+
+
+def slug(name: str) -> str:
+    """A run-folder name Hydra's override parser accepts: ASCII letters, digits, `_`, `-`, `.`."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "", name.replace(" ", "_").replace("−", "-"))
 
 
 def best_ckpt(result: dict | None) -> str | None:

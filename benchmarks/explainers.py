@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import ROOT, best_ckpt, blackbox, run_job, table
+from common import ROOT, best_ckpt, blackbox, run_job, slug, table
 
 EXPLAINERS = {
     "gradcam": ["explainer=gradcam"],
@@ -48,9 +48,8 @@ def main() -> None:
             base = [f"dataset={dataset}", "model=resnet_tf", f"seed={seed}", f"model.ckpt_path={ckpt}",
                     f"evaluation.max_samples={args.max_samples}", "task_name=bench", "narrator=none"]
             for name in args.explainers:
-                slug = name.split(" (")[0].replace(" ", "_").replace("|", "").replace("−", "-").replace("=", "")
-                slug += "_noalign" if "no align" in name else ""
-                result = run_job(f"ex_{dataset}_s{seed}_{slug}", base + EXPLAINERS[name])
+                tag = slug(name.split(" (")[0]) + ("_noalign" if "no align" in name else "")
+                result = run_job(f"ex_{dataset}_s{seed}_{tag}", base + EXPLAINERS[name])
                 if result is not None:
                     per.setdefault((dataset, name), []).append(result["metrics"])
             for nname, over in NARRATORS.items():

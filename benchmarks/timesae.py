@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import ROOT, best_ckpt, blackbox, run_job, table
+from common import ROOT, best_ckpt, blackbox, run_job, slug, table
 
 EXPLAINERS = {
     "TimeSAE JumpReLU": ["explainer=timesae"],
@@ -50,8 +50,7 @@ def main() -> None:
             for name in args.explainers:
                 if name.startswith("JumpReLU w/o") and seed not in args.ablation_seeds:
                     continue
-                slug = name.replace(" ", "_").replace("/", "").replace("|", "").replace("−", "-")
-                result = run_job(f"sae_{dataset}_s{seed}_{slug}", base + EXPLAINERS[name])
+                result = run_job(f"sae_{dataset}_s{seed}_{slug(name)}", base + EXPLAINERS[name])
                 if result is not None:
                     per.setdefault((dataset, name), []).append(result["metrics"])
     rows = []

@@ -35,10 +35,7 @@ def run(cfg: DictConfig) -> float | None:
         raise
     finally:
         finish_loggers(loggers, failed=failed)
-    value = metrics.get(cfg.get("optimized_metric")) if cfg.get("optimized_metric") else None
-    if cfg.get("optimized_metric") and value is None:
-        raise KeyError(f"optimized_metric={cfg.optimized_metric!r} is not among the run's metrics: {sorted(metrics)}")
-    return value
+    return metrics.get(cfg.optimized_metric) if cfg.get("optimized_metric") else None
 
 
 def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
@@ -51,8 +48,14 @@ def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
     # 2. black box, and the explainer checked against it before any training.
     blackbox = instantiate(cfg.model, meta=meta)
     explainer = instantiate(cfg.explainer) if cfg.get("explainer") and "_target_" in cfg.explainer else None
+    ood = None
     if explainer is not None:
         explainer.check_compatible(blackbox)
+        ood = stages.ood_datamodule(cfg, explainer, meta)  # a wrong OOD dataset fails here, not after training
+    metric = cfg.get("optimized_metric")
+    if metric and str(metric).startswith("test/") and not cfg.get("test", True):
+        raise ValueError(f"optimized_metric={metric} needs the test stage, but test=false; set "
+                         "optimized_metric=null (or a val/ or explain/ metric) or drop test=false.")
     log.info("black box %s: %d parameters", type(blackbox.backbone).__name__, blackbox.n_params)
 
     # 3. train (or reuse a checkpoint) and test.
@@ -80,7 +83,6 @@ def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
     # 4–5. fit the explainer (a no-op for post-hoc ones) and explain the test set (rank 0 only).
     if explainer is not None:
         blackbox = blackbox.to(_explain_device(cfg)).eval()
-        ood = stages.ood_datamodule(cfg, explainer, meta)
         explained = stages.explain_test_set(cfg, data, blackbox, explainer, _trainer_factory(cfg, loggers), ood)
         if ood is not None:
             meta = ood.meta
@@ -90,6 +92,8 @@ def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
         metrics.update(scores)
         extra = explainer.explanation_metrics(explained.x, explained.target.to(explained.x.device), meta)
         metrics.update({f"explain/{k}": v for k, v in extra.items()})
+        if getattr(explainer, "best_ckpt_path", None):  # reuse it with explainer.ckpt_path=…
+            folder.record("explainer_checkpoint", explainer.best_ckpt_path)
         # 7. narrate the salient regions.
         narrator = stages.build_narrator(cfg, data, explainer, blackbox)
         narratives: list[dict] = []
@@ -102,6 +106,9 @@ def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
         own = explainer.figures(explained.x, explained.target, meta, folder.path / "figures")
         folder.record("figures", [str(p) for p in figures + own])
         log_figures(loggers, own)
+    if metric and metric not in metrics:
+        raise KeyError(f"optimized_metric={metric!r} is not among the run's metrics: {sorted(metrics)}; "
+                       "pick one of them or set optimized_metric=null.")
     folder.write_metrics(metrics)
     print_summary(metrics, title=f"{cfg.task_name}: {meta.name} / {cfg.model.get('name', '')}")
     print_highlights(folder.extra)

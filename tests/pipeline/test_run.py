@@ -145,3 +145,14 @@ def test_unknown_config_option_is_named(make_cfg):
         make_cfg(["model=nonexistent_model"])
     with pytest.raises(ConfigCompositionException, match="no_such_key"):
         make_cfg(["model.no_such_key=1"])
+
+
+def test_test_metric_without_test_stage_fails_before_training(make_cfg):
+    cfg = make_cfg(BB + ["test=false"])  # optimized_metric=test/f1 by default
+    with pytest.raises(ValueError, match="optimized_metric=test/f1 needs the test stage"):
+        run(cfg)
+    folder = Path(cfg.paths.output_dir)
+    assert (folder / "FAILED").is_file() and not (folder / "checkpoints").exists()
+    ok = make_cfg(BB + ["test=false", "optimized_metric=val/f1"], name="val")
+    assert run(ok) == pytest.approx(_metrics(ok)["metrics"]["val/f1"])
+    assert not any(k.startswith("test/") for k in _metrics(ok)["metrics"])

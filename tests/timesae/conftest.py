@@ -111,3 +111,7 @@ def blackbox(dm) -> BlackBox:
         acc = (bb(x).argmax(-1) == y).float().mean()
     assert acc > 0.95, f"tiny black box failed to learn the toy task (acc={acc:.2f})"
     return bb
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: multi-process (DDP) runs; deselect with -m 'not slow'")

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from torch import nn
 
 from tsexplain.evaluate.groundtruth import gt_scores_per_sample
 from tsexplain.explain.timesae import networks
@@ -82,14 +81,14 @@ def test_counterfactual_reaches_the_other_class_with_few_concepts(fitted, blackb
     sizes = (1, 2, 4, 8)
     cf = ex.counterfactual(x, target, subset_sizes=sizes, steps=50)
     assert cf.x_cf.shape == x.shape and cf.c_cf.shape == cf.changed.shape == (32, ex.module.d_latent)
-    assert cf.success.float().mean() >= 0.9  # measured 1.0 (0.81 before inactive concepts could be switched on)
+    assert cf.success.float().mean() >= 0.9  # measured 1.0 (0.5 when inactive concepts could not be switched on)
     with torch.no_grad():
         pred = blackbox(cf.x_cf).argmax(-1)
     assert torch.equal(pred[cf.success], target[cf.success])
     assert torch.equal(cf.achieved, pred)
     n_changed = cf.changed.sum(-1)
     assert (n_changed <= max(sizes)).all()
-    assert n_changed[cf.success].float().mean() <= 4  # measured 1.9
+    assert n_changed[cf.success].float().mean() <= 4  # measured 1.5
     assert (cf.c_cf >= 0).all()
     assert [len(i) for i in cf.changed_indices()] == n_changed.tolist()
 

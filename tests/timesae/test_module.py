@@ -108,8 +108,8 @@ def test_concept_decoder_terms_and_cace():
     a1, a2 = dec.atoms[0], dec.atoms[1]
     expected = dec.psi0.reshape(1, -1) + c @ a1.t() + tuple_products(c, 2) @ a2.t()
     assert torch.allclose(dec(c), expected.reshape(4, 2, 6), atol=1e-6)
-    assert torch.allclose(dec.contributions(c).sum(1) + dec.psi0, (dec.psi0.reshape(1, -1) + c @ a1.t()).reshape(4, 2, 6),
-                          atol=1e-6)
+    first_order = (dec.psi0.reshape(1, -1) + c @ a1.t()).reshape(4, 2, 6)
+    assert torch.allclose(dec.contributions(c).sum(1) + dec.psi0, first_order, atol=1e-6)
     assert (dec.saliency(c) >= 0).all()
     # closing every gate removes the concept terms
     with torch.no_grad():

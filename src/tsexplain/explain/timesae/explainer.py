@@ -20,7 +20,7 @@ from tsexplain.explain.timesae.concepts import cace as concept_cace
 from tsexplain.explain.timesae.concepts import car_classify, car_regress
 from tsexplain.explain.timesae.counterfactuals import Counterfactual, minimal_intervention
 from tsexplain.explain.timesae.losses import outputs_to_probs
-from tsexplain.explain.timesae.module import TimeSAEModule, frozen
+from tsexplain.explain.timesae.module import TimeSAEModule, check_blackbox_output, frozen
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,13 @@ class TimeSAEExplainer(Explainer):
         log.info("TimeSAE: d=%d latents, parameters %s", self.module.d_latent, counts)
         return self
 
+    def check_compatible(self, blackbox) -> None:
+        """Fail before anything trains when the black box does not return `[B, K]` outputs."""
+        super().check_compatible(blackbox)
+        meta = getattr(blackbox, "meta", None)
+        if meta is not None:
+            check_blackbox_output(blackbox, meta.n_channels, meta.seq_len)
+
     def _load(self, path: str) -> None:
         if not os.path.isfile(path):
             raise ValueError(
@@ -127,13 +134,19 @@ class TimeSAEExplainer(Explainer):
                          num_sanity_val_steps=0, deterministic=False)
 
     def _train(self, datamodule, trainer_factory: TrainerFactory | None) -> None:
-        if isinstance(datamodule, L.LightningDataModule):
-            datamodule.setup("fit")  # the loaders below need it; we pass loaders, so Lightning won't repeat it
+        lightning_dm = isinstance(datamodule, L.LightningDataModule)
+        if lightning_dm:
+            datamodule.setup("fit")  # the loaders below need it
         train = datamodule.train_dataloader()
         val = datamodule.val_dataloader() if hasattr(datamodule, "val_dataloader") else None
         self.module.set_data_stats(self._train_sample(train, self.init_samples))
         trainer = self._make_trainer(trainer_factory, has_val=val is not None)
-        trainer.fit(self.module, train_dataloaders=train, val_dataloaders=val)
+        if lightning_dm:
+            # Lightning builds the loaders in each process: a loader holding a torch.Generator (a seeded shuffle)
+            # cannot be pickled to ddp_spawn workers ("unable to resize file … Invalid argument").
+            trainer.fit(self.module, datamodule=datamodule)
+        else:
+            trainer.fit(self.module, train_dataloaders=train, val_dataloaders=val)
         cb = trainer.checkpoint_callback
         score = getattr(cb, "best_model_score", None) if cb is not None else None
         if score is None and "val/loss" in trainer.callback_metrics:
@@ -144,6 +157,8 @@ class TimeSAEExplainer(Explainer):
             self.best_ckpt_path = path
             ckpt = torch.load(path, map_location="cpu", weights_only=False)
             self.module.load_state_dict(ckpt["state_dict"])
+            if not self.module.firing_history:  # trained in spawned processes (ddp_spawn): this copy saw no epoch
+                self.module.on_load_checkpoint(ckpt)
 
     # -- explanations ------------------------------------------------------------------------------
     def _check_shape(self, x: torch.Tensor) -> None:
@@ -301,9 +316,11 @@ class TimeSAEExplainer(Explainer):
         if cf is not None:
             names = meta.class_names or [str(i) for i in range(meta.n_outputs)]
             pred = int(self._probs(self._ready(x0[:1])).argmax(-1))
-            title = (f"counterfactual: {names[pred]} → {names[int(cf_targets[0])]} "
-                     f"({'reached' if bool(cf.success[0]) else 'not reached'}, "
-                     f"{int(cf.changed[0].sum())} concept(s) changed)")
+            goal = f"{names[pred]} → {names[int(cf_targets[0])]}"
+            title = (f"counterfactual {goal}: reached by changing {int(cf.changed[0].sum())} concept(s)"
+                     if bool(cf.success[0]) else
+                     f"counterfactual {goal} not reached (≤ {max(self.cf_kwargs.get('subset_sizes', [16]))} "
+                     "concepts): red is the reconstruction g(E(x))")
             paths.append(plot_counterfactual(x0[0].cpu().numpy(), cf.x_cf[0].detach().cpu().numpy(),
                                              fig_dir / "timesae_counterfactual.png", title=title,
                                              channel_names=meta.channel_names))

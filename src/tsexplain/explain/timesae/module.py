@@ -62,6 +62,25 @@ def frozen(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
+@torch.no_grad()
+def check_blackbox_output(blackbox: nn.Module, C: int, T: int) -> int:
+    """K of a black box returning `[B, K]` for `[B, C, T]` inputs; a clear ValueError otherwise.
+
+    Probes with two all-zero series in eval mode (no BatchNorm statistics updated), then restores the mode.
+    """
+    p = next(blackbox.parameters(), None)
+    dev = p.device if p is not None else torch.device("cpu")
+    with frozen(blackbox):
+        out = blackbox(torch.zeros(2, C, T, device=dev))
+    if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != 2:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(
+            f"TimeSAE needs a black box returning [B, K] outputs; for x of shape [2, {C}, {T}] it returned "
+            f"{got}. Wrap the model so forward returns one [B, K] tensor (logits or regression outputs)."
+        )
+    return int(out.shape[1])
+
+
 class TimeSAEModule(L.LightningModule):
     """Encoder → sparsity (JumpReLU | TopK) → decompositional concept decoder, against a frozen black box.
 
@@ -138,18 +157,8 @@ class TimeSAEModule(L.LightningModule):
     def blackbox(self) -> nn.Module:
         return self._blackbox
 
-    @torch.no_grad()
     def _check_blackbox_output(self, C: int, T: int) -> int:
-        p = next(self._blackbox.parameters(), None)
-        dev = p.device if p is not None else torch.device("cpu")
-        out = self._blackbox(torch.zeros(2, C, T, device=dev))
-        if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != 2:
-            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ValueError(
-                f"TimeSAE needs a black box returning [B, K] outputs; for x of shape [2, {C}, {T}] it returned "
-                f"{got}. Wrap the model so forward returns one [B, K] tensor (logits or regression outputs)."
-            )
-        return int(out.shape[1])
+        return check_blackbox_output(self._blackbox, C, T)
 
     def f(self, x: torch.Tensor) -> torch.Tensor:
         """Black-box outputs for inputs in the original scale (gradients flow to x, never to f's weights)."""
