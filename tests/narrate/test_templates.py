@@ -60,8 +60,9 @@ def test_clauses_follow_importance_and_max_regions():
     regions = [Region(2, 1, 4, 0.9, 2), Region(0, 10, 15, 0.5, 11), Region(1, 20, 22, 0.2, 20),
                Region(1, 30, 32, 0.1, 30)]
     text = TemplateNarrator(max_regions=3).describe(regions, meta, 0)
-    assert text == ("Predicted 0: ch2 is strongly salient at steps 1-4; ch0 is moderately salient at steps 10-15; "
-                    "ch1 is weakly salient at steps 20-22.")
+    # regions are [start, end); the sentence names the steps inclusively
+    assert text == ("Predicted 0: ch2 is strongly salient at steps 1-3; ch0 is moderately salient at steps 10-14; "
+                    "ch1 is weakly salient at steps 20-21.")
 
 
 def test_empty_map_gives_no_region_sentence(ecg_meta):

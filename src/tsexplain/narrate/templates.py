@@ -23,8 +23,8 @@ Prediction = int | float | str | Sequence[int] | None
 DEFAULT_TEMPLATES: dict[str, str] = {
     "prediction": "Predicted {label}: ",
     "no_prediction": "Salient regions: ",
-    "region": "{channel} is {strength} salient at steps {start}-{end}",
-    "region_with_input": "{channel} is {direction} and {strength} salient at steps {start}-{end}",
+    "region": "{channel} is {strength} salient at steps {start}-{last}",
+    "region_with_input": "{channel} is {direction} and {strength} salient at steps {start}-{last}",
     "separator": "; ",
     "end": ".",
     "empty": "no salient region was found",
