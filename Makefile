@@ -49,6 +49,7 @@ bench-report: $(STAMP)
 	BENCH_ONLY_FINISHED=1 $(PY) benchmarks/blackbox.py
 	BENCH_ONLY_FINISHED=1 $(PY) benchmarks/explainers.py
 	BENCH_ONLY_FINISHED=1 $(PY) benchmarks/timesae.py
+	$(PY) benchmarks/readme_tables.py
 
 clean:
 	rm -rf logs outputs multirun .pytest_cache
