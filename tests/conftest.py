@@ -36,6 +36,12 @@ TINY = [
 
 
 @pytest.fixture(scope="session")
+def tiny_overrides() -> list[str]:
+    """The TINY overrides, for tests that start `run.py` in a subprocess."""
+    return list(TINY)
+
+
+@pytest.fixture(scope="session")
 def data_cache(tmp_path_factory) -> Path:
     """One synthetic-data cache for the whole session, as sweeps share one."""
     return tmp_path_factory.mktemp("data")

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, TINY
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
 pytestmark = pytest.mark.filterwarnings("ignore")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(args: list[str], root: Path) -> subprocess.CompletedProcess:
@@ -29,9 +29,9 @@ def _compose(overrides: list[str]):
         return compose("config", overrides=overrides, return_hydra_config=True)
 
 
-def test_optuna_search_runs_trials_and_reports_the_best(tmp_path):
+def test_optuna_search_runs_trials_and_reports_the_best(tmp_path, tiny_overrides):
     proc = _run(["-m", "hparams_search=optuna_blackbox", "hydra.sweeper.n_trials=2",
-                 "hydra.sweeper.sampler.n_startup_trials=1", "model=transformer", *TINY], tmp_path)
+                 "hydra.sweeper.sampler.n_startup_trials=1", "model=transformer", *tiny_overrides], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     sweeps = list((tmp_path / "logs" / "optuna_blackbox" / "multiruns").iterdir())
     assert len(sweeps) == 1
