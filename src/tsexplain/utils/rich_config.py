@@ -36,8 +36,8 @@ HIDDEN = ("_sem", "/n_", "/params_", "robust/")  # kept in metrics.json, left of
 def summary_tables(metrics: Mapping[str, float], title: str = "results") -> list[Table]:
     """The end-of-run summary: task metrics, one row per explanation map, then the remaining scalars."""
     scalars = {k: float(v) for k, v in metrics.items() if isinstance(v, float | int)}
-    maps = sorted({k.split("/", 1)[0] for k in scalars if k.startswith("explain") and k.endswith("/auprc")
-                   or k.startswith("explain") and k.endswith("/del_drop20")})
+    maps = sorted({k.split("/", 1)[0] for k in scalars
+                   if k.startswith("explain") and k.endswith(("/auprc", "/del_drop20"))})
     used = {f"{m}/{c}" for m in maps for c in MAP_KEYS}
     tables = []
     main = Table(title=title)
