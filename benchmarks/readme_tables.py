@@ -15,10 +15,10 @@ def main() -> None:
     text = readme.read_text()
     for path in sorted((ROOT / "bench_results").glob("*.md")):
         name = path.stem
-        pattern = re.compile(rf"(<!-- bench:{name} -->\n).*?(\n<!-- /bench:{name} -->)", re.S)
+        pattern = re.compile(rf"(<!-- bench:{name} -->\n)(?:.*?\n)?(<!-- /bench:{name} -->)", re.S)
         if not pattern.search(text):
             continue
-        text = pattern.sub(lambda m, body=path.read_text().strip(): m.group(1) + body + m.group(2), text)
+        text = pattern.sub(lambda m, body=path.read_text().strip(): m.group(1) + body + "\n" + m.group(2), text)
     readme.write_text(text)
 
 
