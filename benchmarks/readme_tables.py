@@ -18,7 +18,8 @@ def main() -> None:
         pattern = re.compile(rf"(<!-- bench:{name} -->\n)(?:.*?\n)?(<!-- /bench:{name} -->)", re.S)
         if not pattern.search(text):
             continue
-        text = pattern.sub(lambda m, body=path.read_text().strip(): m.group(1) + body + "\n" + m.group(2), text)
+        body = path.read_text().strip()
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
     readme.write_text(text)
 
 

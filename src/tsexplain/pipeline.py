@@ -8,7 +8,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from tsexplain import stages
 from tsexplain.report.explanations import log_figures, print_highlights, write_explanation_report
@@ -72,8 +72,12 @@ def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
     metrics: dict = {}
     if cfg.get("train", True) and not ckpt_path:
         # Validation scores of the model kept: what sweepers should optimise (optimized_metric=val/f1), not test.
-        trainer.validate(blackbox, datamodule=data, verbose=False)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")})
+        # Spawn strategies would start their worker processes once more for this; one device suffices.
+        spawn = "spawn" in str(cfg.trainer.get("strategy", ""))
+        validator = make_trainer(cfg, [], OmegaConf.create({}), devices=1, num_nodes=1, strategy="auto",
+                                 enable_progress_bar=False) if spawn else trainer
+        validator.validate(blackbox, datamodule=data, verbose=False)
+        metrics.update({k: float(v) for k, v in validator.callback_metrics.items() if k.startswith("val/")})
     if cfg.get("test", True):
         trainer.test(blackbox, datamodule=data, verbose=False)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})

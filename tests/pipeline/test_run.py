@@ -69,11 +69,18 @@ def test_resume_from_checkpoint_continues_training(make_cfg):
     assert state["epoch"] == 2  # epochs 1 and 2 ran on top of the resumed epoch 0
 
 
+# ddp_spawn workers on CPU/gloo now and then abort at interpreter exit ("terminate called without an active
+# exception") after their work is done; rerun only on that crash, never on a failed assertion.
+DDP_FLAKE = pytest.mark.flaky(reruns=2, only_rerun=["ProcessExitedException"])
+
+
+@DDP_FLAKE
 def test_ddp_sim_two_processes(make_cfg):
     cfg = make_cfg(BB + ["trainer=ddp_sim", "trainer.max_epochs=1", "callbacks.rich_progress_bar=null"])
     run(cfg)
     m = _metrics(cfg)["metrics"]
     assert 0.0 <= m["test/acc"] <= 1.0
+    assert 0.0 <= m["val/f1"] <= 1.0  # the kept model's validation scores, computed in-process
 
 
 def test_wandb_offline_one_run_per_job_and_finished(make_cfg, monkeypatch):

@@ -20,7 +20,11 @@ def instantiate_group(cfg: DictConfig | None) -> list[Any]:
 def make_trainer(cfg: DictConfig, loggers: list[Logger], callbacks_cfg: DictConfig | None = None,
                  **overrides: Any) -> L.Trainer:
     """A Trainer from `cfg.trainer` with the run's loggers and fresh callbacks (never shared between fits)."""
-    trainer_cfg = OmegaConf.merge(cfg.trainer, overrides) if overrides else cfg.trainer
+    trainer_cfg = cfg.trainer
+    if overrides:  # Trainer kwargs the config group need not list (open_dict: the group is a struct)
+        trainer_cfg = cfg.trainer.copy()
+        with open_dict(trainer_cfg):
+            trainer_cfg = OmegaConf.merge(trainer_cfg, overrides)
     callbacks = instantiate_group(cfg.get("callbacks") if callbacks_cfg is None else callbacks_cfg)
     return instantiate(trainer_cfg, logger=loggers or False, callbacks=callbacks)
 
