@@ -35,7 +35,7 @@ def main() -> None:
     p.add_argument("--datasets", nargs="+", default=["freqshapes", "seqcomb_uv", "seqcomb_mv", "lowvar"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--explainers", nargs="+", default=list(EXPLAINERS))
-    p.add_argument("--ablation-seeds", nargs="+", type=int, default=[0],
+    p.add_argument("--ablation-seeds", nargs="+", type=int, default=[0, 1, 2],
                    help="seeds for the w/o L_cc / L_cf rows (each is a full TimeSAE training)")
     p.add_argument("--max-samples", type=int, default=500)
     args = p.parse_args()
