@@ -44,6 +44,16 @@ def predict(blackbox: torch.nn.Module, x: torch.Tensor, batch_size: int = 256) -
     return torch.cat([blackbox(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
+def predict_and_target(blackbox: torch.nn.Module, x: torch.Tensor, task: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The prediction (class index, or output 0 for regression) and the class an explainer should explain."""
+    outputs = predict(blackbox, x)
+    if task == "regression":
+        pred = outputs[:, 0]
+        return pred, torch.zeros(len(x), dtype=torch.long, device=x.device)
+    pred = outputs.argmax(-1)
+    return pred, pred.long()
+
+
 def explain_test_set(cfg: DictConfig, data, blackbox: torch.nn.Module, explainer: Explainer,
                      trainer_factory=None, eval_data=None) -> Explained:
     """Stages 4–5: fit the explainer on `data`, then attribute every test sample (up to evaluation.max_samples)
@@ -58,11 +68,9 @@ def explain_test_set(cfg: DictConfig, data, blackbox: torch.nn.Module, explainer
     x = arrays["x"][:n].to(device)
     y = arrays["y"][:n]
     mask = arrays.get("mask")
-    outputs = predict(blackbox, x)
-    pred = outputs.argmax(-1) if data.meta.task != "regression" else outputs[:, 0]
-    use_label = cfg.evaluation.get("target", "pred") == "label" and data.meta.task == "multiclass"
-    target = y.to(device) if use_label else (pred if data.meta.task != "regression" else torch.zeros_like(pred))
-    target = target.long()
+    pred, target = predict_and_target(blackbox, x, data.meta.task)
+    if cfg.evaluation.get("target", "pred") == "label" and data.meta.task == "multiclass":
+        target = y.to(device).long()
     explainer.attribute(x[:2], target[:2])  # warm-up (JIT compilation, lazy init) kept out of the timing
     t0 = time.perf_counter()
     saliency = explainer.attribute(x, target)
@@ -185,10 +193,8 @@ def build_narrator(cfg: DictConfig, data, explainer: Explainer, blackbox: torch.
         train = data.split_arrays("train")
         device = next(blackbox.parameters()).device
         x = train["x"][: narrator.fit_samples].to(device)
-        pred = predict(blackbox, x)
-        labels = pred.argmax(-1) if data.meta.task != "regression" else pred[:, 0]
-        target = labels.long() if data.meta.task != "regression" else torch.zeros(len(x), dtype=torch.long)
-        sal = explainer.attribute(x, target.to(device)).cpu().numpy()
+        labels, target = predict_and_target(blackbox, x, data.meta.task)
+        sal = explainer.attribute(x, target).cpu().numpy()
         preds = [int(v) if data.meta.task != "regression" else float(v) for v in labels.cpu()]
         narrator.fit_maps(sal, data.meta, preds, x=x.cpu().numpy())
         log.info("T5 narrator trained on %d training-sample maps (last loss %.3f)", len(x),
