@@ -51,6 +51,7 @@ def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
     ood = None
     if explainer is not None:
         explainer.check_compatible(blackbox)
+        sanity = stages.build_sanity_checks(cfg)  # a bad evaluation.sanity value fails here, before training
         ood = stages.ood_datamodule(cfg, explainer, meta)  # a wrong OOD dataset fails here, not after training
     metric = cfg.get("optimized_metric")
     if metric and str(metric).startswith("test/") and not cfg.get("test", True):
@@ -96,6 +97,8 @@ def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
         metrics.update(scores)
         extra = explainer.explanation_metrics(explained.x, explained.target.to(explained.x.device), meta)
         metrics.update({f"explain/{k}": v for k, v in extra.items()})
+        metrics.update(stages.sanity_checks(sanity, explained, blackbox, explainer))
+        metrics.update(stages.reference_ig(cfg, explained, meta, blackbox, explainer))
         if getattr(explainer, "best_ckpt_path", None):  # reuse it with explainer.ckpt_path=…
             folder.record("explainer_checkpoint", explainer.best_ckpt_path)
         # 7. narrate the salient regions.
@@ -114,7 +117,8 @@ def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
         raise KeyError(f"optimized_metric={metric!r} is not among the run's metrics: {sorted(metrics)}; "
                        "pick one of them or set optimized_metric=null.")
     folder.write_metrics(metrics)
-    print_summary(metrics, title=f"{cfg.task_name}: {meta.name} / {cfg.model.get('name', '')}")
+    print_summary(metrics, title=f"{cfg.task_name}: {meta.name} / {cfg.model.get('name', '')}",
+                  headline=getattr(explainer, "name", None))
     print_highlights(folder.extra)
     log.info("run folder: %s", folder.path)
     return metrics

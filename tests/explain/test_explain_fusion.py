@@ -115,3 +115,13 @@ def test_learned_fusion_fits_through_a_trainer_and_restores_the_black_box(tiny):
     assert sal.shape == (B, C, T) and torch.isfinite(sal).all() and ((sal >= 0) & (sal <= 1)).all()
     with pytest.raises(ValueError, match="datamodule"):
         FusionExplainer(fusion="learned").fit(model)
+
+
+def test_fusion_rebind_rebinds_both_components(tiny):
+    a, b, x = tiny.TinyDual(2, 32), tiny.TinyDual(2, 32), torch.randn(4, 2, 32)
+    target = torch.zeros(4, dtype=torch.long)
+    fx = FusionExplainer(align="none").fit(a)
+    other = fx.rebind(b)
+    assert other.gradcam.blackbox is b and other.rollout.blackbox is b and fx.gradcam.blackbox is a
+    assert torch.allclose(other.attribute(x, target), FusionExplainer(align="none").fit(b).attribute(x, target))
+    assert not torch.allclose(other.attribute(x, target), fx.attribute(x, target))

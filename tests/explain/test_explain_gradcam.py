@@ -86,3 +86,52 @@ def test_regression_uses_output_zero(tiny):
 def test_gradcam_rejects_models_without_a_conv_layer(tiny):
     with pytest.raises(ValueError, match="resnet"):
         GradCAM().fit(tiny.TinyLSTM(C))
+
+
+def _hand_grads(model, x, target):
+    """Layer activations A and gradients ∂y/∂A of TinyConv, by torch autograd."""
+    x = x.clone().requires_grad_(True)
+    acts = model.conv(x)
+    y = model.head(torch.tanh(acts).mean(-1)).gather(1, target[:, None]).sum()
+    (grads,) = torch.autograd.grad(y, acts)
+    return grads.detach(), acts.detach()
+
+
+def test_hirescam_is_elementwise_gradient_times_activation(tiny):
+    model, x = tiny.TinyConv(C), torch.randn(B, C, T)
+    target = torch.tensor([0, 1, 2, 0])
+    g, a = _hand_grads(model, x, target)
+    expect = tiny.interp_linear(F.relu((g * a).sum(1, keepdim=True)), T).expand(B, C, T)
+    sal = GradCAM(variant="hirescam").fit(model).attribute(x, target)
+    assert torch.allclose(sal, expect, atol=1e-6)
+    assert not torch.allclose(sal, GradCAM().fit(model).attribute(x, target), atol=1e-4)  # not Grad-CAM
+
+
+def test_gradcampp_matches_the_closed_form(tiny):
+    model, x = tiny.TinyConv(C), torch.randn(B, C, T)
+    target = torch.tensor([2, 1, 0, 1])
+    g, a = _hand_grads(model, x, target)
+    alpha = g**2 / (2 * g**2 + a.sum(-1, keepdim=True) * g**3)  # Chattopadhyay et al. 2018, Eq. 19
+    weights = (alpha * F.relu(g)).sum(-1, keepdim=True)  # [B, K, 1]
+    expect = tiny.interp_linear(F.relu((weights * a).sum(1, keepdim=True)), T).expand(B, C, T)
+    for name in ("gradcampp", "gradcam++"):
+        sal = GradCAM(variant=name).fit(model).attribute(x, target)
+        assert torch.allclose(sal, expect, atol=1e-5), name
+    assert not torch.allclose(sal, GradCAM().fit(model).attribute(x, target), atol=1e-4)
+
+
+def test_unknown_cam_variant_names_the_choices():
+    with pytest.raises(ValueError, match="gradcam, hirescam, gradcampp"):
+        GradCAM(variant="scorecam")
+
+
+def test_rebind_swaps_the_black_box_and_checks_it(tiny):
+    a, b, x = tiny.TinyConv(C), tiny.TinyConv(C), torch.randn(B, C, T)
+    target = torch.zeros(B, dtype=torch.long)
+    gc = GradCAM(variant="hirescam").fit(a)
+    other = gc.rebind(b)
+    assert other is not gc and other.blackbox is b and gc.blackbox is a and other.variant == "hirescam"
+    assert torch.allclose(other.attribute(x, target), GradCAM(variant="hirescam").fit(b).attribute(x, target))
+    assert not torch.allclose(other.attribute(x, target), gc.attribute(x, target))
+    with pytest.raises(ValueError, match="resnet"):
+        gc.rebind(tiny.TinyLSTM(C))

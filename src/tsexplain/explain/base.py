@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,6 +37,19 @@ class Explainer:
         self.check_compatible(blackbox)
         self.blackbox = blackbox.eval()
         return self
+
+    def rebind(self, blackbox: nn.Module) -> Explainer:
+        """A copy of this (fitted) explainer bound to another black box, without fitting again — how the
+        model-randomisation sanity check re-explains with a re-initialised model. The default is a shallow copy
+        with `blackbox` swapped in (what the explainer learned in `fit`, e.g. GradientSHAP's baselines, is kept);
+        explainers holding other explainers or learned modules bound to the black box override it. `self` is
+        left untouched."""
+        self.check_compatible(blackbox)
+        if self.blackbox is None:
+            raise RuntimeError(f"{type(self).__name__}.rebind called before fit(blackbox, ...).")
+        clone = copy.copy(self)
+        clone.blackbox = blackbox.eval()
+        return clone
 
     def check_compatible(self, blackbox: nn.Module) -> None:
         backbone = getattr(blackbox, "backbone", blackbox)

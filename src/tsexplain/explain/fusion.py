@@ -19,6 +19,7 @@ map decides and no strategy returns NaN or an empty map.
 
 from __future__ import annotations
 
+import copy
 from typing import Literal
 
 import lightning as L
@@ -111,6 +112,18 @@ class FusionExplainer(Explainer):
                 raise ValueError("fusion=learned trains on data: call fit(blackbox, datamodule) with a datamodule.")
             self.train_learned(blackbox, datamodule, trainer_factory)
         return self
+
+    def rebind(self, blackbox: nn.Module) -> FusionExplainer:
+        """A copy bound to `blackbox` with both component explainers rebound; a trained `learned` fusion keeps
+        its 1×1 weights (it reads only the two maps, so it follows the new black box through them)."""
+        clone = super().rebind(blackbox)
+        clone.gradcam = self.gradcam.rebind(blackbox)
+        clone.rollout = self.rollout.rebind(blackbox)
+        if self.learned is not None:
+            clone.learned = copy.deepcopy(self.learned)
+            if self.learned._bound:
+                clone.learned.bind(blackbox, clone.input_maps)
+        return clone
 
     def train_learned(self, blackbox: nn.Module, datamodule, trainer_factory: TrainerFactory | None = None):
         """Fit the 1×1 fusion on the train split (val split, when there is one, logs `val/loss` for callbacks)

@@ -60,7 +60,45 @@ def summary_tables(metrics: Mapping[str, float], title: str = "results") -> list
     return tables
 
 
-def print_summary(metrics: Mapping[str, float], title: str = "results") -> None:
-    """One screen: the scalar metrics and a map × score grid (everything, incl. robustness, is in metrics.json)."""
+def headline_verdict(metrics: Mapping[str, float], name: str | None = None) -> str | None:
+    """One line: the headline map's score against each component map and the IG reference of the same run
+    (ground-truth AUPRC when the run has it, else the deletion drop at 20 %); None without an explanation."""
+    key = next((k for k in ("auprc", "del_drop20") if isinstance(metrics.get(f"explain/{k}"), float | int)), None)
+    if key is None:
+        return None
+    label = {"auprc": "AUPRC", "del_drop20": "deletion drop@20%"}[key]
+    head = float(metrics[f"explain/{key}"])
+    comps = {m.split("/", 1)[0].removeprefix("explain_"): float(v) for m, v in metrics.items()
+             if m.startswith("explain_") and m.endswith(f"/{key}") and not m.startswith("explain_ig_ref/")}
+
+    def rel(other: float) -> str:
+        return "level with" if abs(head - other) < 0.01 else ("above" if head > other else "below")
+
+    line = f"{name or 'explainer'} {label} {head:.3f}"
+    against = []
+    if comps:
+        best = max(comps, key=comps.get)
+        rest = "".join(f"; {k} {v:.3f}" for k, v in comps.items() if k != best)
+        against.append(f"{rel(comps[best])} its best component {best} ({comps[best]:.3f}{rest})")
+    ig = metrics.get(f"explain_ig_ref/{key}")
+    if ig is not None:
+        n = metrics.get("explain_ig_ref/n_samples")
+        on = f", first {int(n)} samples" if n else ""
+        against.append(f"{rel(float(ig))} integrated gradients ({float(ig):.3f}{on})")
+    elif name == "integrated_gradients":
+        against.append("this is the IG reference")
+    if against:
+        line += " — " + ", ".join(against)
+    if comps:
+        line += ": fusion helped" if head >= max(comps.values()) + 0.01 else ": fusion did not beat its best component"
+    return line
+
+
+def print_summary(metrics: Mapping[str, float], title: str = "results", headline: str | None = None) -> None:
+    """One screen: the scalar metrics, a map × score grid (everything, incl. robustness, is in metrics.json) and
+    one line comparing the headline map with its components and with IG."""
     for table in summary_tables(metrics, title):
         rich.print(table)
+    line = headline_verdict(metrics, headline)
+    if line:
+        rich.print(f"[bold]headline:[/bold] {line}")
