@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import lightning as L
@@ -46,6 +47,18 @@ def task_metrics(meta: DataMeta, prefix: str) -> tm.MetricCollection:
     return tm.MetricCollection(metrics, prefix=f"{prefix}/")
 
 
+SCHEDULERS = (None, "none", "cosine", "onecycle")
+
+
+def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
+    """lr multiplier at optimiser step `step`: linear warm-up (1/w, 2/w, …, 1) over `warmup_steps`, then cosine
+    from 1 to 0 at `total_steps`."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    rest = max(1, total_steps - warmup_steps)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup_steps) / rest)))
+
+
 class BlackBox(L.LightningModule):
     """The model being explained: `blackbox(x [B, C, T]) -> outputs [B, n_outputs]` (logits or values).
 
@@ -62,14 +75,17 @@ class BlackBox(L.LightningModule):
         weight_decay: float = 1e-2,
         loss: str = "ce",
         scheduler: str | None = "cosine",
+        warmup_epochs: float = 0.0,
         ckpt_path: str | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__()
         if loss not in ("ce", "poly1", "bce", "mse"):
             raise ValueError(f"model.loss={loss!r} is unknown; use one of ce, poly1, bce, mse.")
-        if scheduler not in (None, "none", "cosine"):
-            raise ValueError(f"model.scheduler={scheduler!r} is unknown; use cosine or null.")
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"model.scheduler={scheduler!r} is unknown; use cosine, onecycle or null.")
+        if warmup_epochs < 0:
+            raise ValueError(f"model.warmup_epochs={warmup_epochs} must be >= 0.")
         self.save_hyperparameters(ignore=["backbone", "meta"])
         self.meta = meta
         self.task = meta.task
@@ -140,8 +156,24 @@ class BlackBox(L.LightningModule):
         self._log_epoch(self.test_metrics)
 
     def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        if self.hparams.scheduler != "cosine" or self._trainer is None or not self.trainer.max_epochs:
+        """AdamW; `scheduler=cosine` anneals per epoch to 0 at `max_epochs` (with `warmup_epochs > 0`: per step,
+        linear warm-up then cosine); `onecycle` is torch's OneCycleLR peaking at `lr` after `warmup_epochs`
+        (default 30 % of training). Schedules end at `trainer.max_epochs`, whether or not early stopping ends
+        training first."""
+        hp = self.hparams
+        opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.scheduler in (None, "none") or self._trainer is None or not self.trainer.max_epochs:
             return opt
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.trainer.max_epochs))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+        epochs = max(1, self.trainer.max_epochs)
+        warmup = hp.get("warmup_epochs", 0.0) or 0.0
+        if hp.scheduler == "cosine" and not warmup:
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        if hp.scheduler == "onecycle":
+            pct = min(0.99, warmup / epochs) if warmup else 0.3
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp.lr, total_steps=total, pct_start=pct)
+        else:
+            w = max(1, round(warmup * total / epochs))
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: warmup_cosine(step, w, total))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

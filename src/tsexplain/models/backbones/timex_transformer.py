@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tsexplain.models.backbones.base import HasAttention
-from tsexplain.models.backbones.layers import Attention, check_input
+from tsexplain.models.backbones.layers import Attention, Dropout, check_input
 
 
 class TimeXEncoderLayer(nn.Module):
@@ -29,9 +29,9 @@ class TimeXEncoderLayer(nn.Module):
         self.linear2 = nn.Linear(dim_feedforward, d_model)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, return_attn: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         a, attn = self.self_attn(x, return_attn)
