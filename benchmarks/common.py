@@ -62,6 +62,33 @@ def best_ckpt(result: dict | None) -> str | None:
     return None if result is None else result["info"]["best_checkpoint"]
 
 
+# Issue 8: an explanation of a black box below this test macro-F1 explains a weak model; tables say so.
+WEAK_F1 = 0.9
+BLACKBOX_COL = "black box F1"
+
+
+def blackbox_f1(result: dict | None) -> float | None:
+    """Test macro-F1 of a black-box job (None when it has not run or has no F1, e.g. regression)."""
+    return None if result is None else result["metrics"].get("test/f1")
+
+
+def mean_std(values: list, digits: int = 3) -> str:
+    vals = [float(a) for a in values if a is not None]
+    if not vals:
+        return "–"
+    mean = sum(vals) / len(vals)
+    std = (sum((a - mean) ** 2 for a in vals) / len(vals)) ** 0.5
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if len(vals) > 1 else f"{mean:.{digits}f}"
+
+
+def blackbox_cell(f1s: list, digits: int = 3) -> str:
+    """The `black box F1` cell of a row: mean ± std of the explained black boxes' test macro-F1 over the row's
+    seeds, marked "⚠ weak model" when any of them is below WEAK_F1."""
+    vals = [f for f in f1s if f is not None]
+    weak = any(f < WEAK_F1 for f in vals)
+    return mean_std(vals, digits) + (f" ⚠ weak model (< {WEAK_F1})" if weak else "")
+
+
 def table(rows: list[dict], cols: list[str], digits: int = 3) -> str:
     """Markdown table; a cell holding a list of seed values prints mean ± std."""
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -69,15 +96,6 @@ def table(rows: list[dict], cols: list[str], digits: int = 3) -> str:
         cells = []
         for c in cols:
             v = row.get(c, "–")
-            if isinstance(v, list):
-                vals = [float(a) for a in v if a is not None]
-                if not vals:
-                    cells.append("–")
-                    continue
-                mean = sum(vals) / len(vals)
-                std = (sum((a - mean) ** 2 for a in vals) / len(vals)) ** 0.5
-                cells.append(f"{mean:.{digits}f} ± {std:.{digits}f}" if len(vals) > 1 else f"{mean:.{digits}f}")
-            else:
-                cells.append(str(v))
+            cells.append(mean_std(v, digits) if isinstance(v, list) else str(v))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

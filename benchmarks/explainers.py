@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import ROOT, best_ckpt, blackbox, run_job, slug, table
+from common import BLACKBOX_COL, ROOT, best_ckpt, blackbox, blackbox_cell, blackbox_f1, run_job, slug, table
 
 # The strategy rows keep the paper's recipe (DTW, Grad-CAM on layer4: experiment=fusion_paper) they were measured
 # with; "fusion default" is explainer=fusion as shipped (chosen by the CAM rows below).
@@ -38,7 +38,7 @@ CAMS = {f"fusion no-align {v} {layer}": ["explainer=fusion", "explainer.align=no
 EXPLAINERS.update(CAMS)
 NARRATORS = {"template": ["narrator=template"], "t5": ["narrator=t5"]}
 COLS = ["dataset", "explainer", "seeds", "AUPRC", "AUP", "AUR", "pooled AUPRC", "deletion drop@20%", "deletion AUC",
-        "ms / instance"]
+        "ms / instance", BLACKBOX_COL]
 
 
 def main() -> None:
@@ -51,9 +51,11 @@ def main() -> None:
     args = p.parse_args()
     per: dict[tuple[str, str], list[dict]] = {}
     texts: dict[tuple[str, str], list[dict]] = {}
+    bb_f1: dict[tuple[str, str], list[float | None]] = {}  # the explained black boxes' test F1, per row
     for seed in args.seeds:  # seed-major: every dataset × explainer cell gets a first seed early
         for dataset in args.datasets:
-            ckpt = best_ckpt(blackbox(dataset, "resnet_tf", seed))
+            bb = blackbox(dataset, "resnet_tf", seed)
+            ckpt = best_ckpt(bb)
             if ckpt is None:
                 continue
             base = [f"dataset={dataset}", "model=resnet_tf", f"seed={seed}", f"model.ckpt_path={ckpt}",
@@ -66,11 +68,13 @@ def main() -> None:
                 result = run_job(f"ex_{dataset}_s{seed}_{tag}", base + EXPLAINERS[name])
                 if result is not None:
                     per.setdefault((dataset, name), []).append(result["metrics"])
+                    bb_f1.setdefault((dataset, name), []).append(blackbox_f1(bb))
             for nname in args.narrators:
                 over = NARRATORS[nname]
                 res = run_job(f"nar_{dataset}_s{seed}_{nname}", base[:-1] + ["explainer=fusion", *over])
                 if res is not None:
                     texts.setdefault((dataset, nname), []).append(res["metrics"])
+                    bb_f1.setdefault((dataset, nname), []).append(blackbox_f1(bb))
     rows, text_rows = [], []
     for dataset in args.datasets:
         for name in args.explainers:
@@ -81,15 +85,17 @@ def main() -> None:
                          "pooled AUPRC": [m.get("explain/pooled_auprc") for m in ms],
                          "deletion drop@20%": [m.get("explain/del_drop20") for m in ms],
                          "deletion AUC": [m.get("explain/del_auc") for m in ms],
-                         "ms / instance": [m.get("explain/ms_per_instance") for m in ms]})
+                         "ms / instance": [m.get("explain/ms_per_instance") for m in ms],
+                         BLACKBOX_COL: blackbox_cell(bb_f1.get((dataset, name), []))})
         for nname in args.narrators:
             ms = texts.get((dataset, nname), [])
             text_rows.append({"dataset": dataset, "narrator": nname, "seeds": len(ms),
                               "BLEU-4": [m.get("narrate/bleu4") for m in ms],
                               "ROUGE-L": [m.get("narrate/rougeL_f") for m in ms],
-                              "T5 fallback rate": [m.get("narrate/fallback_rate") for m in ms]})
+                              "T5 fallback rate": [m.get("narrate/fallback_rate") for m in ms],
+                              BLACKBOX_COL: blackbox_cell(bb_f1.get((dataset, nname), []))})
     md = table(rows, COLS) + "\n\n" + table(text_rows, ["dataset", "narrator", "seeds", "BLEU-4", "ROUGE-L",
-                                                           "T5 fallback rate"])
+                                                           "T5 fallback rate", BLACKBOX_COL])
     (ROOT / "bench_results" / "explainers.md").write_text(md + "\n")
     print(md)
 

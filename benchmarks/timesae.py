@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import ROOT, best_ckpt, blackbox, run_job, slug, table
+from common import BLACKBOX_COL, ROOT, best_ckpt, blackbox, blackbox_cell, blackbox_f1, run_job, slug, table
 
 EXPLAINERS = {
     "TimeSAE JumpReLU": ["explainer=timesae"],
@@ -27,7 +27,7 @@ PUBLISHED = {
     "lowvar": {"IG": ".869/.483/.817", "TimeX": ".867/.545/.900"},
 }
 COLS = ["dataset", "explainer", "seeds", "AUPRC", "AUP", "AUR", "F_x", "label fidelity", "dead frac", "L0",
-        "deletion drop@20%", "ms / instance", "fit s"]
+        "deletion drop@20%", "ms / instance", "fit s", BLACKBOX_COL]
 
 
 def main() -> None:
@@ -40,9 +40,11 @@ def main() -> None:
     p.add_argument("--max-samples", type=int, default=500)
     args = p.parse_args()
     per: dict[tuple[str, str], list[dict]] = {}
+    bb_f1: dict[tuple[str, str], list[float | None]] = {}  # the explained black boxes' test F1, per row
     for seed in args.seeds:  # seed-major: every dataset × explainer cell gets a first seed early
         for dataset in args.datasets:
-            ckpt = best_ckpt(blackbox(dataset, "transformer", seed))
+            bb = blackbox(dataset, "transformer", seed)
+            ckpt = best_ckpt(bb)
             if ckpt is None:
                 continue
             base = [f"dataset={dataset}", "model=transformer", f"seed={seed}", f"model.ckpt_path={ckpt}",
@@ -53,11 +55,13 @@ def main() -> None:
                 result = run_job(f"sae_{dataset}_s{seed}_{slug(name)}", base + EXPLAINERS[name])
                 if result is not None:
                     per.setdefault((dataset, name), []).append(result["metrics"])
+                    bb_f1.setdefault((dataset, name), []).append(blackbox_f1(bb))
     rows = []
     for dataset in args.datasets:
         for name in args.explainers:
             ms = per.get((dataset, name), [])
             rows.append({"dataset": dataset, "explainer": name, "seeds": len(ms),
+                         BLACKBOX_COL: blackbox_cell(bb_f1.get((dataset, name), [])),
                          **{col: [m.get(key) for m in ms] for col, key in (
                              ("AUPRC", "explain/auprc"), ("AUP", "explain/aup"), ("AUR", "explain/aur"),
                              ("F_x", "explain/faithfulness_fx"), ("label fidelity", "explain/label_fidelity"),
