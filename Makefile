@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TORCH_VERSION := 2.13.0
 
-.PHONY: venv run test lint bench bench-blackbox bench-explainers bench-timesae bench-report clean
+.PHONY: venv run test lint bench bench-blackbox bench-explainers bench-timesae bench-sanity bench-report clean
 
 venv: $(STAMP)
 
@@ -41,6 +41,9 @@ bench-blackbox: $(STAMP)
 bench-explainers: $(STAMP)
 	$(PY) benchmarks/explainers.py
 
+bench-sanity: $(STAMP)
+	$(PY) benchmarks/sanity.py
+
 bench-timesae: $(STAMP)
 	$(PY) benchmarks/timesae.py
 
@@ -49,6 +52,7 @@ bench-report: $(STAMP)
 	BENCH_ONLY_FINISHED=1 $(PY) benchmarks/blackbox.py
 	BENCH_ONLY_FINISHED=1 $(PY) benchmarks/explainers.py
 	BENCH_ONLY_FINISHED=1 $(PY) benchmarks/timesae.py
+	BENCH_ONLY_FINISHED=1 $(PY) benchmarks/sanity.py
 	$(PY) benchmarks/readme_tables.py
 
 clean:

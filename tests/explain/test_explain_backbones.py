@@ -55,7 +55,7 @@ def test_rollout_on_patch_transformer_and_timex(method):
 def test_fusion_on_resnet_transformer():
     bb = _bb(ResNetTransformer, resnet={"base_width": 8}, transformer={"dim": 16, "depth": 2, "num_heads": 2})
     x = torch.randn(B, 2, 32)
-    fx = FusionExplainer(GradCAM(), AttentionRollout(), sakoe_chiba_radius=4).fit(bb)
+    fx = FusionExplainer(GradCAM(), AttentionRollout(), align="dtw", sakoe_chiba_radius=4).fit(bb)
     m = fx.maps(x)
     _ok(m["fused"])
     assert torch.allclose(m["fused"], m["gradcam"] * m["rollout_aligned"])

@@ -40,7 +40,7 @@ def test_minmax_is_per_sample_and_constant_maps_give_no_nan():
 
 def _fusion(tiny, **kw):
     model = tiny.TinyDual(C, T)
-    return model, FusionExplainer(GradCAM(), AttentionRollout(), **kw).fit(model)
+    return model, FusionExplainer(GradCAM(), AttentionRollout(), **{"align": "dtw", **kw}).fit(model)
 
 
 def test_maps_are_normalised_aligned_and_fused(tiny):
@@ -125,3 +125,17 @@ def test_fusion_rebind_rebinds_both_components(tiny):
     assert other.gradcam.blackbox is b and other.rollout.blackbox is b and fx.gradcam.blackbox is a
     assert torch.allclose(other.attribute(x, target), FusionExplainer(align="none").fit(b).attribute(x, target))
     assert not torch.allclose(other.attribute(x, target), fx.attribute(x, target))
+
+
+def test_learned_fusion_reports_health_and_refuses_a_collapsed_fit(tiny):
+    model, x = tiny.TinyDual(2, 32), torch.randn(6, 2, 32)
+    target = torch.zeros(6, dtype=torch.long)
+    fx = FusionExplainer(fusion="learned", align="none").fit(model, tiny.DictLoader(x, target), None)
+    health = fx.explanation_metrics(x, target, None)
+    assert health["learned_collapsed_fraction"] < 0.5
+    assert health["learned_w_gradcam"] == pytest.approx(float(fx.learned.conv.weight.flatten()[0]))
+    with torch.no_grad():  # a fit that ignores both maps: every fused map is one constant
+        fx.learned.conv.weight.zero_()
+        fx.learned.conv.bias.fill_(8.0)
+    with pytest.raises(RuntimeError, match="collapsed: 100%"):
+        fx.explanation_metrics(x, target, None)

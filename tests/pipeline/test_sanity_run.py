@@ -59,3 +59,9 @@ def test_bad_sanity_or_cam_values_fail_before_training(make_cfg, override, match
     with pytest.raises(Exception, match=match):
         run(cfg)
     assert not (Path(cfg.paths.output_dir) / "checkpoints").exists()  # nothing trained
+
+
+def test_cam_ablation_sweep_composes(make_cfg):
+    cfg = make_cfg(["sweep=ablation_fusion_cam"])
+    assert set(cfg.hydra.sweeper.params) == {"explainer.gradcam.variant", "explainer.gradcam.layer"}
+    assert cfg.explainer.align == "none" and cfg.explainer._target_.endswith("FusionExplainer")

@@ -79,7 +79,7 @@ class FusionExplainer(Explainer):
         rollout: AttentionRollout | None = None,
         fusion: Fusion = "multiply",
         alpha: float = 0.5,
-        align: Align = "dtw",
+        align: Align = "none",
         normalize: Literal["minmax", "none"] = "minmax",
         sakoe_chiba_radius: int | None = 10,
         learned: LearnedFusion | None = None,
@@ -95,7 +95,10 @@ class FusionExplainer(Explainer):
             raise ValueError(f"align={align!r} is unknown; use 'dtw' or 'none'.")
         if not 0 <= alpha <= 1:
             raise ValueError(f"alpha={alpha} must lie in [0, 1].")
-        self.gradcam = gradcam if gradcam is not None else GradCAM(batch_size=batch_size)
+        # default local map and alignment: the ablation's choice (conf/explainer/fusion.yaml); the paper's
+        # recipe is GradCAM(layer="layer4") with align="dtw" (experiment=fusion_paper)
+        self.gradcam = gradcam if gradcam is not None else GradCAM(layer="layer2", variant="gradcampp",
+                                                                   batch_size=batch_size)
         self.rollout = rollout if rollout is not None else AttentionRollout(batch_size=batch_size)
         self.fusion, self.alpha, self.align, self.normalize = fusion, alpha, align, normalize
         self.sakoe_chiba_radius, self.max_epochs = sakoe_chiba_radius, max_epochs
@@ -143,6 +146,28 @@ class FusionExplainer(Explainer):
         self.learned.eval()
         self.trained = True
         return self
+
+    # -- health of the learned fusion --------------------------------------------------------
+    #: A learned fusion whose maps are constant (span < this) on more than half the samples has collapsed.
+    collapse_tol: float = 1e-3
+
+    def explanation_metrics(self, x: torch.Tensor, target: torch.Tensor, meta) -> dict[str, float]:
+        """fusion=learned only: the 1×1 weights and the fraction of samples whose fused map is constant;
+        a collapsed fit (more than half constant) raises instead of letting its scores be reported."""
+        if self.fusion != "learned" or not self.trained:
+            return {}
+        fused = self.attribute(x, target).reshape(len(x), -1)
+        collapsed = float(((fused.amax(1) - fused.amin(1)) < self.collapse_tol).float().mean())
+        w, b = self.learned.conv.weight.detach().flatten().cpu(), float(self.learned.conv.bias.detach())
+        out = {"learned_w_gradcam": float(w[0]), "learned_w_rollout": float(w[1]), "learned_bias": b,
+               "learned_collapsed_fraction": collapsed}
+        if collapsed > 0.5:
+            raise RuntimeError(
+                f"fusion=learned collapsed: {collapsed:.0%} of the explained samples get a constant map "
+                f"(weights gradcam {w[0]:.3g}, rollout {w[1]:.3g}, bias {b:.3g}), so its scores would mean nothing "
+                "and are not reported. Lower explainer.learned.area_weight or lr, train longer "
+                "(explainer.max_epochs), or use a fixed fusion (explainer.fusion=mean|multiply).")
+        return out
 
     # -- maps ---------------------------------------------------------------------------------
     def input_maps(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
