@@ -197,3 +197,99 @@ def test_topk_variant_anneals_to_k_with_unit_norm_columns(blackbox, dm, tmp_path
     for a in ex.module.decoder.atoms:
         assert torch.allclose(a.norm(dim=0), torch.ones(a.shape[1]), atol=1e-5)
     assert ex.best_ckpt_path.startswith(str(tmp_path))
+
+
+# -- health, model-following maps, amortised cost (issue: TimeSAE that trains healthy and follows the model) --
+
+
+def test_default_fit_is_healthy_and_says_so(fitted, test_split):
+    ex, _, _ = fitted
+    h = ex.health
+    assert h is not None and h.healthy, h.problems
+    assert h.fvu < 0.2  # measured 0.05 (PCA-8: 0.02; the gate allows max(0.2, 1.25 × PCA))
+    assert h.dead_fraction < 0.8 and 2.0 <= h.l0 <= 32.0  # target 8
+    m = ex.explanation_metrics(*test_split[:1], test_split[1], ex.module.meta)
+    assert m["healthy"] == 1.0 and m["health_fvu"] == pytest.approx(h.fvu)
+
+
+def test_health_gate_refuses_a_collapsed_fit(fitted, dm):
+    from tsexplain.explain.timesae.health import HealthGate
+
+    ex, _, _ = fitted
+    dead = _explainer().module_factory(blackbox=ex.module.blackbox, meta=dm.meta)
+    dead.set_data_stats(dm.splits["train"][0])
+    with torch.no_grad():
+        dead.encoder.head[1].bias.fill_(-10.0)  # every pre-activation far below its threshold: no concept fires
+    dead.eval()
+    gate = HealthGate()
+    h = gate.measure(dead, dm.splits["train"][0], dm.splits["val"][0])
+    assert not h.healthy and h.l0 == 0.0 and h.dead_fraction == 1.0
+    assert any("FVU" in p for p in h.problems) and any("never fire" in p for p in h.problems)
+    with pytest.raises(RuntimeError, match=r"collapsed or is unhealthy.*never fire.*on_unhealthy=warn"):
+        gate.enforce(h)
+    HealthGate(on_unhealthy="warn").enforce(h)  # warns, does not raise
+    with pytest.raises(ValueError, match="'raise' or 'warn'"):
+        HealthGate(on_unhealthy="ignore")
+
+
+def _randomised(model: torch.nn.Module) -> torch.nn.Module:
+    import copy
+
+    other = copy.deepcopy(model)
+    torch.manual_seed(123)
+    for m in other.modules():
+        if hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    return other.eval()
+
+
+def _rank_corr(a: torch.Tensor, b: torch.Tensor) -> float:
+    from scipy.stats import spearmanr
+
+    # a constant map (no concept supports the class under the random model) is uncorrelated: 0, not nan
+    rho = [spearmanr(u.flatten(), v.flatten()).statistic for u, v in zip(a, b, strict=True)]
+    return float(np.mean(np.nan_to_num(rho, nan=0.0)))
+
+
+def test_effect_map_follows_the_model_and_the_class_footprint_does_not(fitted, blackbox, test_split):
+    ex, _, _ = fitted
+    x, y, mask = test_split
+    keep = torch.nonzero(ex.attribute(x, y).flatten(1).std(1) > 0).flatten()[:32]
+    x, y = x[keep], y[keep]
+    sal = ex.attribute(x, y)
+    foot = ex.maps(x, y)["footprint"]
+    other = ex.rebind(_randomised(blackbox))
+    assert other.module.blackbox is not blackbox and ex.module.blackbox is blackbox  # the original is untouched
+    assert torch.equal(other.maps(x, y)["footprint"], foot)  # model-blind: identical under randomisation
+    rand_sal = other.attribute(x, y)
+    assert _rank_corr(sal, rand_sal) < 0.8  # measured ≈ 0.3
+    assert not torch.allclose(ex.attribute(x, 1 - y), sal)  # another class, another map
+
+
+def test_attribution_cost_follows_the_active_concepts_not_d(fitted, test_split):
+    ex, _, _ = fitted
+    x, y, _ = test_split
+    calls = []
+    f = ex.module.f
+    ex.module.f = lambda z: (calls.append(len(z)), f(z))[1]  # count the rows the black box is asked about
+    try:
+        sal = ex.module.saliency(x, y)
+    finally:
+        del ex.module.f
+    c = ex.module.encode(x)
+    active = int((c > 0).sum())
+    n_classes = len(y[(c > 0).any(-1)].unique())
+    # insertion effects: one call per active (sample, concept) pair, and the empty code once per class
+    assert sum(calls) == active + n_classes
+    assert sum(calls) < len(x) * ex.module.d_latent / 2
+    assert sal.shape == x.shape
+
+
+def test_counterfactuals_reach_the_target_with_a_margin(fitted, test_split):
+    ex, _, _ = fitted
+    x, y, _ = test_split
+    cf = ex.counterfactual(x[:32], 1 - y[:32], subset_sizes=(1, 2, 4, 8), steps=50, margin=0.3)
+    p = ex._probs(cf.x_cf).detach()
+    lead = p.gather(1, (1 - y[:32])[:, None]).squeeze(1) - p.gather(1, y[:32, None]).squeeze(1)
+    assert cf.success.float().mean() >= 0.8
+    assert (lead[cf.success] >= 0.3 - 1e-6).all()  # not a flip at p ≈ ½

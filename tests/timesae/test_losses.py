@@ -36,7 +36,31 @@ def test_compositional_consistency_and_recombination():
         assert set(cp[:, j].tolist()) <= set(c[:, j].tolist())
     assert not torch.equal(cp, c)
     assert losses.compositional_consistency(cp, cp).item() == 0.0
-    assert losses.compositional_consistency(cp, torch.zeros_like(cp)).item() == pytest.approx(1.0)
+    # squared error summed over concepts, mean over samples — not divided by ‖c′‖², which all-zero codes satisfy
+    expected = cp.pow(2).sum(-1).mean().item()
+    assert losses.compositional_consistency(cp, torch.zeros_like(cp)).item() == pytest.approx(expected)
+    small = 0.01 * cp  # shrinking the codes shrinks the loss quadratically: it cannot be "won" by tiny codes' ratio
+    assert losses.compositional_consistency(small, torch.zeros_like(small)).item() == pytest.approx(1e-4 * expected)
+
+
+def test_fidelity_loss_is_zero_once_the_label_holds_with_margin():
+    f_x = torch.tensor([[3.0, 0.0, 0.0], [0.0, 0.0, 4.0]])
+    agree = torch.tensor([[1.5, 0.0, 0.2], [0.0, 0.0, 1.1]])  # labels agree, logit lead ≥ 1
+    assert losses.fidelity_loss(f_x, agree, "multiclass").item() == 0.0
+    wrong = torch.tensor([[0.0, 2.0, 0.0], [0.0, 0.0, 1.1]])  # first sample labelled 1: hinge 2 − 0 + 1 = 3
+    assert losses.fidelity_loss(f_x, wrong, "multiclass").item() == pytest.approx(1.5)
+    wrong.requires_grad_(True)
+    losses.fidelity_loss(f_x, wrong, "multiclass").backward()
+    assert wrong.grad[0, 0] < 0 < wrong.grad[0, 1] and wrong.grad[1].abs().sum() == 0
+
+
+def test_limit_grad_caps_each_samples_gradient_at_the_reference():
+    x = torch.ones(2, 1, 4, requires_grad=True)
+    y = losses.limit_grad(x, torch.tensor([0.5, 100.0]))
+    assert torch.equal(y, x)
+    (10.0 * y).sum().backward()  # gradient 10 per entry: norm 20 per sample
+    assert x.grad[0].norm().item() == pytest.approx(0.5)
+    assert x.grad[1].norm().item() == pytest.approx(20.0)  # below its cap: untouched
 
 
 def test_interventions_set_one_concept_each():

@@ -17,12 +17,16 @@ from tsexplain.pipeline import run
 N = 16  # evaluation.max_samples
 SAE = ["dataset=freqshapes", "model=transformer", "explainer=timesae", "explainer.max_epochs=1",
        "explainer.init_samples=64", "explainer.n_counterfactuals=8", "explainer.module.encoder.hidden=32",
+       # one epoch of 2 steps cannot fit a healthy SAE: these tests check the plumbing; the gate is tested on the
+       # toy task (tests/timesae/test_explainer.py)
+       "explainer.health.on_unhealthy=warn",
        "explainer.module.encoder.n_blocks=1", "narrator=none", f"evaluation.max_samples={N}"]
 TOPK = ["explainer=timesae_topk" if o == "explainer=timesae" else o for o in SAE]
 FIGURES = ("timesae_concepts_over_training.png", "timesae_firing_frequency.png", "timesae_counterfactual.png")
 REPORT_KEYS = ("faithfulness_fx", "eps_rec", "label_fidelity", "l0", "dead_fraction", "fvu", "eps_cf", "cf_success",
                "spearman_eps_cf_fx", "kl", "mmd", "kde_loglik", "params_encoder", "params_sparsity",
-               "params_concept_decoder", "params_network_decoder", "params_total", "d_latent")
+               "params_concept_decoder", "params_network_decoder", "params_total", "d_latent",
+               "health_fvu", "health_pca_fvu", "health_dead_fraction", "health_l0", "healthy")
 
 
 def _out(cfg) -> dict:

@@ -212,27 +212,68 @@ def car_regress(
     return {"score": float(reg.score(Xte, vte)), "direction": w / max(np.linalg.norm(w), 1e-12), "model": reg}
 
 
-def ablation_saliency(
+EFFECTS = ("insertion", "removal", "shapley2")
+
+
+def active_pairs(c: torch.Tensor, max_concepts: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sample, concept) index pairs of each sample's ≤ `max_concepts` most active concepts (c > 0): two `[P]`
+    tensors. Working on these pairs only keeps the cost at Σ_b L0_b, not B·d (nor B·max L0)."""
+    L = max(1, min(int(max_concepts), c.shape[1]))
+    vals, idx = c.topk(L, dim=-1)
+    rows = (vals > 0).nonzero()
+    return rows[:, 0], idx[rows[:, 0], rows[:, 1]]
+
+
+def concept_saliency(
     decode: Callable[[torch.Tensor], torch.Tensor],
     c: torch.Tensor,
-    weights: torch.Tensor | None = None,
-    chunk: int = 8,
+    score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    target: torch.Tensor | None = None,
+    max_concepts: int = 32,
+    signed: bool = True,
+    effect: str = "insertion",
 ) -> torch.Tensor:
-    """Σ_j w_j·|g(c) − g(c | c_j = 0)| over the active concepts j: each concept's decoded footprint.
+    """|Σ_j w_j·(g(c) − g(c | c_j = 0))| over each sample's active concepts j: `[B, C, T]` ≥ 0.
 
-    Unlike the gated-term magnitudes (`ConceptDecoder.saliency`), this also attributes the non-linear
-    all-concept term ψ_d(c). `weights [B, d]` (default 1) can carry each concept's effect on the target.
-    Cost: one decode per active concept (L0 per sample), batched.
+    g(c) − g(c | c_j = 0) is concept j's signed part of the decoded series (it also covers the non-linear
+    terms). Summed with signs, contributions that cancel in x̂ cancel in the map too (summing their magnitudes
+    instead smeared every atom's background over the map: FreqShapes AUPRC 0.63 vs 0.98 for the same fit).
+    Without `score` every active concept weighs 1: a model-blind footprint of what the SAE encodes (≈ |x̂ − ψ0|).
+    With `score(x, target) -> [B']`, the black box's score of the explained class `target [B]`, w_j is concept
+    j's marginal contribution to that score (`effect`): `insertion`, added to the empty code (ψ0 alone: does
+    the concept on its own move f towards the class?); `removal`, removed from the full code (≈ 0 for every
+    concept when several carry the same evidence and the model is saturated); `shapley2`, their mean, a
+    two-point Shapley estimate. `signed` keeps only concepts that support the class (w_j > 0), else |w_j|.
+    Cost per sample: L0 decodes, plus L0 (+L0 for shapley2) black-box calls — it follows the sparsity, not d.
     """
+    if effect not in EFFECTS:
+        raise ValueError(f"effect={effect!r} is unknown; use one of {EFFECTS}.")
     b, d = c.shape
     base = decode(c)
-    out = torch.zeros_like(base)
-    active = (c > 0).any(0).nonzero().flatten().tolist()
-    for s in range(0, len(active), chunk):
-        ks = torch.as_tensor(active[s : s + chunk], device=c.device)
-        cc = c.unsqueeze(0).repeat(len(ks), 1, 1)  # [n, B, d]
-        cc[torch.arange(len(ks)), :, ks] = 0.0
-        diff = (decode(cc.reshape(-1, d)).reshape(len(ks), *base.shape) - base).abs()
-        w = (c[:, ks] > 0).float().t() if weights is None else weights[:, ks].t() * (c[:, ks] > 0).float().t()
-        out = out + (w[:, :, None, None] * diff).sum(0)
-    return out
+    rows, ks = active_pairs(c, max_concepts)
+    n = len(rows)
+    ar = torch.arange(n, device=c.device)
+    c_minus = c[rows].clone()
+    c_minus[ar, ks] = 0.0
+    x_minus = decode(c_minus)
+    parts = base[rows] - x_minus
+    w = torch.ones(n, dtype=base.dtype, device=base.device)
+    if score is not None and n:
+        if target is None:
+            raise ValueError("concept_saliency with a score needs the explained target per sample.")
+        t = target.to(c.device)[rows]
+        w = torch.zeros_like(w)
+        if effect in ("removal", "shapley2"):
+            w = w + score(base, target)[rows] - score(x_minus, t)
+        if effect in ("insertion", "shapley2"):
+            c_only = torch.zeros_like(c_minus)
+            c_only[ar, ks] = c[rows, ks]
+            empty = decode(torch.zeros_like(c[:1]))  # ψ0 (+ the network term at 0): one call per class
+            classes, where = t.unique(return_inverse=True)
+            s_empty = score(empty.expand(len(classes), *empty.shape[1:]), classes)[where]
+            w = w + score(decode(c_only), t) - s_empty
+        if effect == "shapley2":
+            w = 0.5 * w
+        w = w.clamp_min(0) if signed else w.abs()
+    out = torch.zeros_like(base).index_add_(0, rows, w.reshape(-1, *([1] * (base.ndim - 1))) * parts)
+    return out.abs()

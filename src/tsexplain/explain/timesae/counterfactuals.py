@@ -58,10 +58,17 @@ def influence(grad: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return torch.where(c > 0, grad.abs(), (-grad).clamp_min(0))
 
 
-def _achieved(out: torch.Tensor, target: torch.Tensor, task: str, tol: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _achieved(
+    out: torch.Tensor, target: torch.Tensor, task: str, tol: float, margin: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(label or value reached, success). Multiclass success: the target is the argmax *and* its probability
+    leads every other class by `margin`, so a counterfactual is not a coin flip at p ≈ ½."""
     if task == "multiclass":
         lab = out.argmax(-1)
-        return lab, lab == target.long()
+        p = out.softmax(-1)
+        p_t = p.gather(1, target.long().reshape(-1, 1)).squeeze(1)
+        p_other = p.scatter(1, target.long().reshape(-1, 1), -1.0).amax(-1)
+        return lab, (lab == target.long()) & (p_t - p_other >= margin)
     if task == "multilabel":
         lab = (out > 0).long()
         return lab, (lab == target.long()).all(-1)
@@ -80,12 +87,14 @@ def minimal_intervention(
     lr: float = 0.1,
     tol: float = 0.05,
     l1: float = 0.0,
+    margin: float = 0.2,
 ) -> Counterfactual:
     """Algorithm 1 on a batch of concept codes `c [B, d]`; `decode(c) -> x`, `predict(x) -> outputs [B, K]`.
 
     Gradient steps use Adam with learning rate `lr` (plain gradient descent on saturated probabilities
     stalls); concepts stay non-negative (ReLU on c + Δc, straight-through so that inactive concepts can be
-    switched on). `tol` is ε of Algorithm 1 for regression.
+    switched on). `tol` is ε of Algorithm 1 for regression; `margin` the lead in probability the target class must
+    reach over every other class (multiclass) before the search stops.
     """
     c = c.detach()
     b, d = c.shape
@@ -101,7 +110,7 @@ def minimal_intervention(
     best = c.clone()
     with torch.no_grad():
         out = predict(decode(best))
-    _, done = _achieved(out, target, task, tol)
+    _, done = _achieved(out, target, task, tol, margin)
     sizes = sorted({min(max(1, int(n)), d) for n in subset_sizes})
     for n in sizes:
         todo = ~done
@@ -120,7 +129,7 @@ def minimal_intervention(
                 opt.zero_grad()
                 (loss * active).sum().backward()
             with torch.no_grad():
-                _, ok = _achieved(out, target, task, tol)
+                _, ok = _achieved(out, target, task, tol, margin)
                 newly = ok & active
                 best[newly] = c_new.detach()[newly]
                 done |= newly
@@ -132,5 +141,5 @@ def minimal_intervention(
             opt.step()
     with torch.no_grad():
         x_cf = decode(best)
-        achieved, success = _achieved(predict(x_cf), target, task, tol)
+        achieved, success = _achieved(predict(x_cf), target, task, tol, margin)
     return Counterfactual(x_cf, best, (best - c).abs() > 1e-6, achieved, success)

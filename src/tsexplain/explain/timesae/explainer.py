@@ -19,8 +19,9 @@ from tsexplain.explain.timesae import metrics as sae_metrics
 from tsexplain.explain.timesae.concepts import cace as concept_cace
 from tsexplain.explain.timesae.concepts import car_classify, car_regress
 from tsexplain.explain.timesae.counterfactuals import Counterfactual, minimal_intervention
+from tsexplain.explain.timesae.health import Health, HealthGate
 from tsexplain.explain.timesae.losses import outputs_to_probs
-from tsexplain.explain.timesae.module import TimeSAEModule, check_blackbox_output, frozen
+from tsexplain.explain.timesae.module import SALIENCY_READINGS, TimeSAEModule, check_blackbox_output, frozen
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class TimeSAEExplainer(Explainer):
         counterfactual: dict | None = None,
         ood_overrides: dict | None = None,
         seed: int = 0,
+        health: dict | None = None,
     ) -> None:
         super().__init__(batch_size=batch_size)
         self.module_factory = module
@@ -65,6 +67,8 @@ class TimeSAEExplainer(Explainer):
         self.seed = seed
         self.module: TimeSAEModule | None = None
         self.best_ckpt_path: str | None = None
+        self.gate = HealthGate(**dict(health or {}))
+        self.health: Health | None = None
 
     # -- fit -------------------------------------------------------------------------------------
     def fit(self, blackbox, datamodule=None, trainer_factory: TrainerFactory | None = None):
@@ -87,6 +91,9 @@ class TimeSAEExplainer(Explainer):
                 p.requires_grad_(f)
             blackbox.to(device).eval()
         self.module.to(device).eval()
+        if datamodule is not None:
+            self.health = self.gate.measure(self.module, *self._health_samples(datamodule))
+            self.gate.enforce(self.health)
         counts = self.module.parameter_counts()
         log.info("TimeSAE: d=%d latents, parameters %s", self.module.d_latent, counts)
         return self
@@ -117,6 +124,15 @@ class TimeSAEExplainer(Explainer):
             if seen >= n:
                 break
         return torch.cat(xs)[:n]
+
+    def _health_samples(self, datamodule) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training sample (dead latents, PCA reference) and held-out sample (FVU, L0) for the health gate."""
+        if isinstance(datamodule, L.LightningDataModule):
+            datamodule.setup("fit")
+        x_train = self._train_sample(datamodule.train_dataloader(), self.init_samples)
+        val = datamodule.val_dataloader() if hasattr(datamodule, "val_dataloader") else None
+        x_val = self._train_sample(val, self.init_samples) if val is not None else x_train
+        return x_train, x_val
 
     def _make_trainer(self, trainer_factory: TrainerFactory | None, has_val: bool) -> L.Trainer:
         if trainer_factory is not None:
@@ -182,8 +198,38 @@ class TimeSAEExplainer(Explainer):
 
     @torch.no_grad()
     def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Concept-decoder mask `[B, C, T]` (class-agnostic: the same concepts explain every class)."""
-        return self.module.saliency(self._ready(x)).to(x.device)
+        """The concept map `[B, C, T]` of `explainer.module.saliency` (default `effect`: follows f and the class)."""
+        return self.module.saliency(self._ready(x), target).to(x.device)
+
+    def maps(self, x: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The other concept readings of the same fit (`footprint`, `effect`, `mask`), scored beside the headline."""
+        self._check_shape(x)
+        target = torch.as_tensor(target, device=x.device).long().reshape(-1)
+        out = {}
+        with torch.no_grad():
+            for reading in SALIENCY_READINGS:
+                if reading != self.module.hparams.saliency:
+                    sal = self._batched2(lambda xb, tb, r=reading: self.module.saliency(self._ready(xb), tb, r),
+                                         x, target)
+                    out[reading] = torch.nan_to_num(sal.clamp_min(0), nan=0.0).to(x.device)
+        return out
+
+    def rebind(self, blackbox) -> TimeSAEExplainer:
+        """This fit explaining another black box (e.g. a weight-randomised copy): the SAE is kept, f is swapped.
+
+        The `effect` map then weighs the same concepts by the other model's responses, while the `footprint`
+        map cannot change: exactly what the model-randomisation check separates."""
+        import copy
+
+        other = copy.copy(self)
+        other.module = copy.copy(self.module)
+        object.__setattr__(other.module, "_blackbox", blackbox.eval().requires_grad_(False))
+        other.blackbox = blackbox
+        return other
+
+    def _batched2(self, fn, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.cat([fn(x[i : i + self.batch_size], t[i : i + self.batch_size])
+                          for i in range(0, len(x), self.batch_size)])
 
     def _batched(self, fn, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([fn(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
@@ -293,6 +339,8 @@ class TimeSAEExplainer(Explainer):
         metrics["d_latent"] = float(self.module.d_latent)
         if self.val_loss is not None:
             metrics["val_loss"] = self.val_loss
+        if self.health is not None:
+            metrics.update(self.health.as_metrics())
         return metrics
 
     def figures(self, x: torch.Tensor, target: torch.Tensor, meta, fig_dir: Path) -> list[Path]:

@@ -119,6 +119,7 @@ class _Encoder(nn.Module):
         kernel_size: int = 3,
         causal: bool = False,
         dropout: float = 0.0,
+        latent_scale: float | None = None,
     ) -> None:
         super().__init__()
         self.config = dict(hidden=hidden, n_blocks=n_blocks, tcn_channels=tcn_channels, levels=levels,
@@ -134,6 +135,11 @@ class _Encoder(nn.Module):
         blocks += [FCBlock(hidden, hidden, self.se, dropout) for _ in range(n_blocks - 1)]
         self.fc = nn.Sequential(*blocks)
         self.head = nn.Sequential(nn.Linear(hidden, d_latent), nn.BatchNorm1d(d_latent))
+        # The latents feed unit-norm dictionary atoms and the inputs are scaled to E‖x‖² = 1. With BatchNorm's
+        # weight at 1 every active latent would add ≈ ‖x‖ of error at initialisation, and the quickest descent
+        # is then to switch latents off for good (measured: 83–99 % dead). Start the latent scale at 1/√d so
+        # that the d latents together decode to about the norm of x.
+        nn.init.constant_(self.head[1].weight, latent_scale if latent_scale is not None else d_latent**-0.5)
 
     def forward(self, x):
         return self.head(self.fc(self.stack(x).flatten(1)))

@@ -140,18 +140,32 @@ class Sparsity(nn.Module):
     def near_threshold_fraction(self, pre: torch.Tensor) -> float:
         return float("nan")
 
+    @property
+    def l0_target(self) -> float | None:
+        """The L0 this sparsity aims at (None: no target), checked by the health gate."""
+        return None
+
 
 class JumpReLU(Sparsity):
     """JumpReLU_θ(pre) = pre·H(pre − θ) with a learnable log-threshold per latent.
 
-    Sparsity term (per sample, mean over the batch): Σ_j H(pre_j − θ_j)·‖d_j‖, the L0 count weighted by
-    the decoder column norms so the model cannot shrink activations and grow the dictionary instead.
-    ε = `bandwidth`; defaults are SAELens' (θ_init 0.01, ε 0.05) since the paper's 0.001/0.001 need very
-    many steps (REFERENCE §4).
+    Sparsity term: with `target_l0` (default), (L0/target_l0 − 1)² on the batch-mean L0 (dictionary_learning's
+    `JumpReluTrainer`), so the codes are held near a chosen sparsity instead of being pushed towards zero by a
+    coefficient whose meaning changes with d; with `target_l0=None`, the plain mean L0 of the paper's Eq. 2.
+    The decoder columns are kept at unit norm (as in dictionary_learning), so shrinking the codes while growing
+    the dictionary cannot fake sparsity. ε = `bandwidth`; SAELens' θ_init 0.01, ε 0.05 (the paper's
+    0.001/0.001 need very many steps, REFERENCE §4).
     """
 
+    unit_norm_decoder = True
+
     def __init__(
-        self, d_latent: int, theta_init: float = 0.01, bandwidth: float = 0.05, dead_window: int = 100
+        self,
+        d_latent: int,
+        theta_init: float = 0.01,
+        bandwidth: float = 0.05,
+        target_l0: float | None = None,
+        dead_window: int = 100,
     ) -> None:
         super().__init__(d_latent, dead_window)
         if theta_init <= 0 or bandwidth <= 0:
@@ -159,8 +173,18 @@ class JumpReLU(Sparsity):
                 f"JumpReLU needs theta_init > 0 and bandwidth > 0; got {theta_init}, {bandwidth}. "
                 "Use e.g. theta_init=0.01, bandwidth=0.05 (SAELens defaults)."
             )
+        if target_l0 is not None and not 0 < target_l0 <= d_latent:
+            raise ValueError(
+                f"JumpReLU target_l0={target_l0} must lie in (0, d={d_latent}]; lower "
+                "explainer.module.sparsity.target_l0 or set it to null for the plain L0 penalty."
+            )
         self.bandwidth = float(bandwidth)
+        self.target_l0 = None if target_l0 is None else float(target_l0)
         self.log_threshold = nn.Parameter(torch.full((d_latent,), math.log(theta_init)))
+
+    @property
+    def l0_target(self) -> float | None:
+        return self.target_l0
 
     @property
     def threshold(self) -> torch.Tensor:
@@ -176,8 +200,9 @@ class JumpReLU(Sparsity):
     def sparsity_loss(
         self, pre: torch.Tensor, c: torch.Tensor, residual: torch.Tensor, dictionary: torch.Tensor
     ) -> torch.Tensor:
-        """Σ_j H(pre_j − θ_j)·‖d_j‖, mean over the batch (L0 weighted by decoder column norms)."""
-        return (self.l0(pre) * dictionary.norm(dim=0)).sum(-1).mean()
+        """(L0/target_l0 − 1)² with `target_l0`, else the mean L0 (gradients reach θ through the STE)."""
+        l0 = self.l0(pre).sum(-1).mean()
+        return l0 if self.target_l0 is None else (l0 / self.target_l0 - 1.0).pow(2)
 
     @torch.no_grad()
     def near_threshold_fraction(self, pre: torch.Tensor) -> float:
@@ -228,6 +253,10 @@ class TopK(Sparsity):
         self.anneal_fraction = anneal_fraction
         self.k_aux = k_aux
         self.aux_coef = aux_coef
+
+    @property
+    def l0_target(self) -> float:
+        return float(self.k)
 
     def k_at(self, step: int) -> int:
         steps = self.anneal_steps or 0
