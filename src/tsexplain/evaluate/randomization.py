@@ -12,10 +12,13 @@
   ‖φ(x + δ) − φ(x)‖ / ‖φ(x)‖.
 Perturbation sizes are relative to each sample's standard deviation, so one setting fits every dataset.
 
-Why captum and not Quantus: Quantus 0.6's randomisation and robustness metrics (`MPRT`, `RandomLogit`,
-`MaxSensitivity`) take numpy image batches `[N, C, H, W]` and an explanation function of their own signature;
-a `[N, C, T]` series has to be faked as an image, and its similarity functions (SSIM) assume 2-D. captum
-works on our tensors and our `attribute(x, target)` as they are, and is already a dependency.
+Why captum and not Quantus (0.6, checked from its wheel): its `MPRT` and `MaxSensitivity` do declare time-series
+support, but they take numpy batches and an `explain_func(model, inputs, targets)` of their own returning numpy,
+so every call round-trips our batched torch explainers through numpy; MPRT cascades over *every* module with a
+`reset_parameters` (about 60 steps on resnet_tf, one re-explanation each) where one step per backbone child is
+what we can afford; and its `Infidelity` declares images only. It would also be a new dependency. captum's
+metrics work on our tensors and `attribute(x, target)` directly, and captum is already the attribution library;
+the randomisation itself (deep copy, seeded `reset_parameters()`, Spearman) is a few lines here.
 """
 
 from __future__ import annotations
