@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,24 @@ from omegaconf import DictConfig, OmegaConf
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Write `text` under a temporary name, fsync, then rename: `path` is either complete or absent, and a failed
+    write (disk full) leaves no partial file behind under any name."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# What an earlier run leaves in its folder; a new run refuses to start among them (or moves them aside, with
+# `existing_results=move`). Hydra's own `.hydra/`, the log file and config_resolved.yaml are rewritten by every run.
+RESULTS = ("metrics.json", "FAILED", "saliency.npz", "faithfulness_curves.json", "narratives.json", "checkpoints",
+           "explainer_checkpoints", "csv", "tensorboard", "wandb", "figures")
 
 
 def _jsonable(value: Any) -> Any:
@@ -40,11 +56,42 @@ class RunFolder:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.extra: dict[str, Any] = {}
-        for stale in ("metrics.json", "FAILED"):
-            (self.path / stale).unlink(missing_ok=True)
+        self.stage = "set-up"  # what the run was doing, for FAILED
+        if int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0:
+            # DDP workers started by Lightning re-enter the same folder on purpose: only the launching process checks.
+            self._check_fresh(cfg)
         if cfg is not None:
             keep = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
             _atomic_write(self.path / "config_resolved.yaml", OmegaConf.to_yaml(keep, resolve=True))
+
+    def _check_fresh(self, cfg: DictConfig | None) -> None:
+        """Refuse a folder holding an earlier run's results (or, with `existing_results=move`, move them into
+        `previous/<time>/`): new results are never mixed with old ones, and nothing old is lost."""
+        old = [name for name in RESULTS if (self.path / name).exists()]
+        if not old:
+            return
+        mode = str(cfg.get("existing_results", "refuse")) if cfg is not None else "refuse"
+        if mode == "move":
+            inputs = [str(cfg.get("resume_from") or ""), str(cfg.get("model", {}).get("ckpt_path") or ""),
+                      str((cfg.get("explainer") or {}).get("ckpt_path") or "")]
+            inside = [p for p in inputs if p and any(Path(p).resolve().is_relative_to((self.path / n).resolve())
+                                                     for n in old)]
+            if not inside:
+                dest = self.path / "previous" / time.strftime("%Y%m%d-%H%M%S")
+                dest.mkdir(parents=True, exist_ok=False)
+                for name in old:
+                    os.replace(self.path / name, dest / name)
+                self.moved_to = dest
+                return
+            raise FileExistsError(
+                f"run folder {self.path} holds an earlier run's results ({', '.join(old)}) and this run reads "
+                f"{inside[0]} from among them, so they cannot be moved aside; start the run in a new folder (drop "
+                "paths.output_dir / hydra.run.dir: every run gets its own by default).")
+        raise FileExistsError(
+            f"run folder {self.path} already holds an earlier run's results ({', '.join(old)}); a new run there would "
+            "mix its files with them. Fix: start it in a new folder (drop paths.output_dir / hydra.run.dir: every run "
+            "gets its own by default), or pass existing_results=move to move the old results into "
+            f"{self.path}/previous/<time>/.")
 
     def record(self, key: str, value: Any) -> None:
         """Keep a non-metric fact (checkpoint path, figure paths, examples) for metrics.json's `info`."""
@@ -63,14 +110,20 @@ class RunFolder:
 
     def save_arrays(self, name: str, **arrays: np.ndarray) -> Path:
         path = self.path / name
-        tmp = self.path / (name + ".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
+        tmp = self.path / f".{name}.{os.getpid()}.tmp.npz"
+        try:
+            np.savez_compressed(tmp, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return path
 
     def mark_failed(self, err: BaseException) -> None:
         """Leave a FAILED file with the error, so a dead job never looks like a finished one."""
-        text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        trace = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        reason = str(err) or type(err).__name__
+        text = f"{type(err).__name__} during {self.stage}: {reason}\n\n{trace}"
         try:
             _atomic_write(self.path / "FAILED", text)
         except OSError:

@@ -1,8 +1,15 @@
-"""`ModelCheckpoint` whose `last.ckpt` follows every validation, as `resume_from=<run>/checkpoints/last.ckpt` needs."""
+"""Checkpoints: `ModelCheckpoint` whose `last.ckpt` follows every validation (as `resume_from=<run>/checkpoints/
+last.ckpt` needs) and is written atomically, and `safe_load`, the one way the project reads a checkpoint."""
 
 from __future__ import annotations
 
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint as _ModelCheckpoint
 
 
@@ -19,6 +26,21 @@ class ModelCheckpoint(_ModelCheckpoint):
         if self.save_last and not self._should_skip_saving_checkpoint(trainer):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
+    def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
+        """Write to `<name>.tmp` beside it, then rename: a checkpoint carries its final name only once complete
+        (a full disk or a kill mid-write leaves at most a `.tmp`, which no glob for `*.ckpt` picks up)."""
+        tmp = f"{filepath}.tmp"
+        try:
+            super()._save_checkpoint(trainer, tmp)
+            if trainer.is_global_zero and os.path.exists(tmp):
+                os.replace(tmp, filepath)
+        except BaseException:
+            if trainer.is_global_zero and os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+        trainer.strategy.barrier("atomic_checkpoint")
+        self._last_checkpoint_saved = filepath
+
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_epoch_end(trainer, pl_module)
         if self._should_save_on_train_epoch_end(trainer):
@@ -28,3 +50,55 @@ class ModelCheckpoint(_ModelCheckpoint):
         super().on_validation_end(trainer, pl_module)
         if not self._should_save_on_train_epoch_end(trainer):
             self._refresh_last(trainer)
+
+
+# Globals a checkpoint written by this project may hold beyond torch's own weights-only allow-list (tensors,
+# containers, numbers, strings). Measured on every checkpoint the project writes (black boxes with each scheduler,
+# TimeSAE, learned fusion): none is needed, because `save_hyperparameters` ignores the partial-built networks and
+# the remaining hparams are plain numbers and strings. Keep it that way: add a type here only after checking that
+# unpickling it cannot run code (never `functools.partial`, whose arguments are arbitrary callables).
+SAFE_GLOBALS: list = []
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded safely: the message names the file, what is wrong and the fix."""
+
+
+def safe_load(path: str | os.PathLike, option: str = "checkpoint", require: tuple[str, ...] = ("state_dict",)) -> dict:
+    """Load a Lightning/torch checkpoint without executing code (`torch.load(weights_only=True)`).
+
+    `option` names the setting the path came from (`model.ckpt_path`, `explainer.ckpt_path`, `resume_from`), so
+    the error says what to change. `require`: keys the checkpoint must hold. Raises `FileNotFoundError` for a
+    missing file and `CheckpointError` for a foreign, truncated or code-carrying one; never loads it unsafely.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{option}={path} does not exist (or is not a file); give the .ckpt file written by "
+                                "a run of this project (its checkpoints/ or explainer_checkpoints/ folder).")
+    fix = (f"use a .ckpt written by a run of this project (its checkpoints/ folder), or drop {option} to train "
+           "afresh")
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        # torch's message goes on to suggest weights_only=False: keep only the line that names the object.
+        lines = [ln.strip() for ln in str(err).split("\n") if ln.strip()]
+        what = next((ln for ln in lines if "GLOBAL" in ln), None)
+        detail = next((ln for ln in lines if ln.startswith("Unsupported")), "unparsable pickle")
+        if what is None:  # not a torch pickle at all (random bytes, a plain pickle, another format)
+            raise CheckpointError(
+                f"{option}={path} is not a PyTorch checkpoint (its contents do not parse as one: "
+                f"{detail[:200]}); it is another format or corrupted. Fix: {fix}.") from None
+        raise CheckpointError(
+            f"{option}={path} was refused: it holds Python objects that loading would have to construct by running "
+            f"code ({what[:300]}), which a checkpoint of this project never does. It may come from another tool or "
+            f"have been tampered with; it was not loaded. Fix: {fix}.") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as err:
+        raise CheckpointError(
+            f"{option}={path} is not a readable PyTorch checkpoint ({type(err).__name__}: {str(err)[:200]}); it is "
+            f"truncated, still being written or another format. Fix: {fix}.") from None
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in require):
+        keys = sorted(ckpt)[:10] if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise CheckpointError(f"{option}={path} is a torch file but not a Lightning checkpoint (it lacks "
+                              f"{list(require)}; it holds {keys}). Fix: {fix}.")
+    return ckpt

@@ -22,6 +22,7 @@ from tsexplain.explain.timesae.counterfactuals import Counterfactual, minimal_in
 from tsexplain.explain.timesae.health import Health, HealthGate
 from tsexplain.explain.timesae.losses import outputs_to_probs
 from tsexplain.explain.timesae.module import SALIENCY_READINGS, TimeSAEModule, check_blackbox_output, frozen
+from tsexplain.utils.checkpoint import safe_load
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class TimeSAEExplainer(Explainer):
                 f"explainer.ckpt_path={path!r} does not exist; give the path of a TimeSAE Lightning checkpoint "
                 "(e.g. <run>/checkpoints/last.ckpt) or set explainer.ckpt_path=null to train."
             )
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = safe_load(path, "explainer.ckpt_path")  # never runs code from the file
         self.module.load_state_dict(ckpt["state_dict"])
         self.module.on_load_checkpoint(ckpt)
         self.best_ckpt_path = path
@@ -171,7 +172,7 @@ class TimeSAEExplainer(Explainer):
         path = (cb.best_model_path or cb.last_model_path) if cb is not None else ""
         if path and os.path.isfile(path):
             self.best_ckpt_path = path
-            ckpt = torch.load(path, map_location="cpu", weights_only=False)
+            ckpt = safe_load(path, "TimeSAE checkpoint")
             self.module.load_state_dict(ckpt["state_dict"])
             if not self.module.firing_history:  # trained in spawned processes (ddp_spawn): this copy saw no epoch
                 self.module.on_load_checkpoint(ckpt)
