@@ -46,6 +46,7 @@ bench-sanity: $(STAMP)
 
 bench-timesae: $(STAMP)
 	$(PY) benchmarks/timesae.py
+	$(PY) benchmarks/timesae_speed.py
 
 # Rewrite the three tables from the finished benchmark runs only (no job is started).
 bench-report: $(STAMP)
