@@ -329,3 +329,61 @@ def test_bad_option_fails_before_training(make_cfg, overrides, match):
     folder = Path(cfg.paths.output_dir)
     assert "during checks before training" in (folder / "FAILED").read_text().splitlines()[0]
     assert not (folder / "checkpoints").exists() and not (folder / "csv").exists()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Data: unreadable files and values the model would see as NaN/inf
+# ---------------------------------------------------------------------------------------------------------------
+
+def _good_npz(path: Path, x: np.ndarray | None = None) -> Path:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 2, 24)).astype(np.float32) if x is None else x
+    np.savez(path, x=x, y=np.arange(60) % 3)
+    return path
+
+
+def _bad_npz(tmp_path: Path, kind: str) -> Path:
+    good = _good_npz(tmp_path / "good.npz")
+    path = tmp_path / f"{kind}.npz"
+    if kind == "truncated":
+        path.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    elif kind == "random_bytes":
+        path.write_bytes(np.random.default_rng(1).bytes(2048))
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.zeros((60, 2, 24)))
+    elif kind == "overflow_after_cast":  # finite as float64, inf as the float32 the model receives
+        x = np.random.default_rng(0).normal(size=(60, 2, 24))
+        x[5, 1, 7] = 1e300
+        _good_npz(path, x)
+    return path
+
+
+@pytest.mark.parametrize(("kind", "match"), [
+    ("truncated", r"is truncated or corrupted, not a readable \.npz \(BadZipFile"),
+    ("random_bytes", r"is not a \.npz file \(starts with bytes"),
+    ("empty", r"is not a \.npz file \(empty\)"),
+    ("npy", r"is a \.npy file \(one array\), not a \.npz archive"),
+    ("overflow_after_cast", r"finite in the file \(dtype float64\) but 1 value\(s\) are NaN/inf as the model "
+                            r"receives it \(float32 and standardised per channel\), the first at index \(\d+, 1, 7\)"),
+])
+def test_bad_data_file_named_with_fix_before_training(make_cfg, tmp_path, kind, match):
+    path = _bad_npz(tmp_path, kind)
+    cfg = make_cfg(["dataset=npz", f"dataset.path={path}", "explainer=none"])
+    with pytest.raises(ValueError, match=match) as err:
+        run(cfg)
+    assert str(path) in str(err.value) or kind == "overflow_after_cast"
+    assert "np.savez" in str(err.value) or "Rescale" in str(err.value)  # the fix
+    folder = Path(cfg.paths.output_dir)
+    assert (folder / "FAILED").read_text().startswith("DataValidationError during data preparation")
+    assert not (folder / "checkpoints").exists()
+    _no_results(folder)
+
+
+def test_synthetic_split_outside_the_generated_ones_is_refused(make_cfg):
+    cfg = make_cfg([*BB, "dataset.split=5"])
+    with pytest.raises(Exception, match=r"dataset.split=5 is outside the 5 generated splits .*0–4"):
+        run(cfg)
+    assert not (Path(cfg.paths.output_dir) / "checkpoints").exists()

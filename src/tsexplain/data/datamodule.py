@@ -19,6 +19,8 @@ from tsexplain.data.cache import cached
 from tsexplain.data.meta import DataMeta
 from tsexplain.data.synthetic import GENERATOR_VERSION, PARTS, SPECS, check_name, generate_splits
 
+N_SPLITS = 5  # TimeX's five independently generated splits per synthetic dataset
+
 SPLITS = ("train", "val", "test")
 
 
@@ -114,7 +116,10 @@ class ArrayDataModule(L.LightningDataModule):
             mean, std = fit_standardizer(splits["train"]["x"])
             self._stats = {"mean": mean.astype(np.float32), "std": std.astype(np.float32)}
             for s in splits.values():
-                s["x"] = ((s["x"] - mean[None, :, None]) / std[None, :, None]).astype(np.float32)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    s["x"] = ((s["x"] - mean[None, :, None]) / std[None, :, None]).astype(np.float32)
+        for name, s in splits.items():  # what the model receives: float32 (and standardised), not the file's values
+            validate.check_model_input(s["x"], np.asarray(raw[name]["x"]).dtype, f"{name} x", self.standardize)
         self._tensors = {name: self._to_tensors(s) for name, s in splits.items()}
         self._meta = meta
 
@@ -185,7 +190,9 @@ class ArrayDataModule(L.LightningDataModule):
         mask = split.get("mask")
         validate.check_lengths(len(x), y=y, mask=mask)
         n_classes = meta.n_outputs if meta.task == "multiclass" else None
-        out = {"x": x.astype(np.float32), "y": validate.check_labels(y, meta.task, n_classes)}
+        with np.errstate(over="ignore"):  # overflow to inf is reported by check_model_input in setup()
+            x32 = x.astype(np.float32)
+        out = {"x": x32, "y": validate.check_labels(y, meta.task, n_classes)}
         if meta.task != "multiclass" and out["y"].shape[1] != meta.n_outputs:
             raise validate.DataValidationError(
                 f"{name} y has {out['y'].shape[1]} columns but meta.n_outputs={meta.n_outputs}; "
@@ -232,6 +239,10 @@ class SyntheticDataModule(ArrayDataModule):
         if int(split) < 0 or int(seed) < 0:
             raise ValueError(f"split={split} and seed={seed} must be non-negative integers "
                              "(splits 0–4 are the benchmark's five).")
+        if int(split) >= N_SPLITS:
+            raise ValueError(f"dataset.split={split} is outside the {N_SPLITS} generated splits of {name} "
+                             f"(0–{N_SPLITS - 1}, as TimeX's benchmark); pick one of them, or vary seed= for more "
+                             "independent draws.")
         for part, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
             if int(n) < 4:
                 raise ValueError(f"{part}={n} is too small: each split needs n >= 4 for 4 balanced classes.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,17 +61,29 @@ class NpzDataModule(ArrayDataModule):
 
     def _read(self) -> dict[str, np.ndarray]:
         path = validate.check_file(self.path, CONTENTS)
+        fix = f"write it with np.savez(path, x=x, y=y, ...); it must hold {CONTENTS}"
+        with open(path, "rb") as f:
+            head = f.read(6)
+        if head.startswith(b"\x93NUMPY"):
+            raise validate.DataValidationError(f"{path} is a .npy file (one array), not a .npz archive; {fix}.")
+        if not head.startswith(b"PK\x03\x04"):
+            what = "empty" if not head else f"starts with bytes {head!r}, not a zip archive's PK\\x03\\x04"
+            raise validate.DataValidationError(f"{path} is not a .npz file ({what}); {fix}.")
         try:
             with np.load(path, allow_pickle=False) as f:
                 return {k: f[k] for k in f.files}
-        except ValueError as err:  # object arrays need pickle, which we refuse for safety
+        except ValueError as err:
+            if "pickle" not in str(err):  # a member that is not a valid .npy
+                raise validate.DataValidationError(f"{path} is a damaged .npz ({err}); {fix}.") from err
+            # object arrays need pickle, which we refuse for safety
             raise validate.DataValidationError(
                 f"{path} holds an object array ({err}); save strings as np.array(list_of_str) and numbers "
                 "as numeric arrays, not lists of objects."
             ) from err
-        except (OSError, EOFError) as err:
-            raise validate.DataValidationError(f"{path} is not a readable .npz file ({err}); write it with "
-                                               f"np.savez. It must hold {CONTENTS}.") from err
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as err:
+            raise validate.DataValidationError(
+                f"{path} is truncated or corrupted, not a readable .npz ({type(err).__name__}: {err}); copy it "
+                f"again or {fix}.") from err
 
     def _split_indices(self, data: dict[str, np.ndarray], y: np.ndarray) -> dict[str, np.ndarray]:
         n = len(y)

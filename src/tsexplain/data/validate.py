@@ -75,6 +75,20 @@ def check_x(x: np.ndarray, name: str = "x") -> None:
     check_finite(x, name)
 
 
+def check_model_input(x32: np.ndarray, file_dtype: np.dtype, name: str, standardized: bool = False) -> None:
+    """The data as the model receives it (float32, standardised when asked) must be finite too: a value finite
+    in the file's dtype can overflow the cast (float64 1e300 → inf) or the standardisation."""
+    bad = ~np.isfinite(x32)
+    if not bad.any():
+        return
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    how = "float32" + (" and standardised per channel" if standardized else "")
+    raise DataValidationError(
+        f"{name} is finite in the file (dtype {file_dtype}) but {int(bad.sum())} value(s) are NaN/inf as the "
+        f"model receives it ({how}), the first at index {first}: they exceed float32's range (±3.4e38). Rescale "
+        "the data (e.g. to unit scale, or clip outliers) before saving it.")
+
+
 def check_lengths(n: int, **arrays: np.ndarray | None) -> None:
     """Every given array has `n` rows (one per sample of x)."""
     for name, a in arrays.items():
