@@ -65,3 +65,16 @@ def test_cam_ablation_sweep_composes(make_cfg):
     cfg = make_cfg(["sweep=ablation_fusion_cam"])
     assert set(cfg.hydra.sweeper.params) == {"explainer.gradcam.variant", "explainer.gradcam.layer"}
     assert cfg.explainer.align == "none" and cfg.explainer._target_.endswith("FusionExplainer")
+
+
+def test_verdict_for_a_learned_explainer_names_its_other_maps_and_its_health():
+    m = {"explain/auprc": 0.90, "explain_footprint/auprc": 0.99, "explain_mask/auprc": 0.88,
+         "explain_ig_ref/auprc": 0.68, "explain_ig_ref/n_samples": 64, "explain/healthy": 1.0,
+         "explain/health_fvu": 0.18, "explain/health_pca_fvu": 0.31, "explain/health_l0": 7.3,
+         "explain/health_l0_target": 8.0, "explain/health_dead_fraction": 0.1}
+    line = headline_verdict(m, "timesae")
+    assert "below its best other map footprint (0.990; mask 0.880)" in line
+    assert "above integrated gradients (0.680, first 64 samples)" in line
+    assert "fusion" not in line  # not a fusion: no fusion verdict
+    assert line.endswith("fit healthy: FVU 0.18 (PCA 0.31), L0 7.3/8, 10% dead")
+    assert "UNHEALTHY" in headline_verdict({**m, "explain/healthy": 0.0}, "timesae")

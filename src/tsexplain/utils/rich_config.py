@@ -76,10 +76,12 @@ def headline_verdict(metrics: Mapping[str, float], name: str | None = None) -> s
 
     line = f"{name or 'explainer'} {label} {head:.3f}"
     against = []
-    if comps:
+    fusion = name is not None and name.startswith("fusion")
+    if comps:  # a fusion's component maps, or another explainer's alternative readings (TimeSAE's footprint)
         best = max(comps, key=comps.get)
         rest = "".join(f"; {k} {v:.3f}" for k, v in comps.items() if k != best)
-        against.append(f"{rel(comps[best])} its best component {best} ({comps[best]:.3f}{rest})")
+        kind = "component" if fusion else "other map"
+        against.append(f"{rel(comps[best])} its best {kind} {best} ({comps[best]:.3f}{rest})")
     ig = metrics.get(f"explain_ig_ref/{key}")
     if ig is not None:
         n = metrics.get("explain_ig_ref/n_samples")
@@ -89,8 +91,14 @@ def headline_verdict(metrics: Mapping[str, float], name: str | None = None) -> s
         against.append("this is the IG reference")
     if against:
         line += " — " + ", ".join(against)
-    if comps:
+    if comps and fusion:
         line += ": fusion helped" if head >= max(comps.values()) + 0.01 else ": fusion did not beat its best component"
+    if "explain/healthy" in metrics:  # a learned explainer's fit (TimeSAE): its health in the same line
+        target = metrics.get("explain/health_l0_target")
+        line += (f" | fit {'healthy' if metrics['explain/healthy'] else 'UNHEALTHY'}: FVU "
+                 f"{metrics['explain/health_fvu']:.2f} (PCA {metrics['explain/health_pca_fvu']:.2f}), L0 "
+                 f"{metrics['explain/health_l0']:.1f}" + (f"/{target:g}" if target else "") +
+                 f", {100 * metrics['explain/health_dead_fraction']:.0f}% dead")
     return line
 
 
