@@ -50,7 +50,9 @@ def _malicious(path: Path, marker: Path, legacy: bool = False) -> Path:
 def _cli(args: list[str], tmp_path: Path, data_cache: Path, tiny: list[str], run_dir: Path,
          wait_for: Path | None = None, send: int | None = None) -> subprocess.CompletedProcess | tuple[int, str]:
     env = {**os.environ, "PROJECT_ROOT": str(tmp_path), "WANDB_MODE": "offline", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, str(ROOT / "run.py"), *tiny, *args, f"hydra.run.dir={run_dir}",
+    flags = [a for a in args if a.startswith("-")]  # Hydra wants -m before the overrides
+    cmd = [sys.executable, str(ROOT / "run.py"), *flags, *tiny, *[a for a in args if a not in flags],
+           f"hydra.run.dir={run_dir}",
            f"paths.data_dir={data_cache}"]
     if send is None:
         return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -183,6 +185,17 @@ def test_signal_during_training_exits_non_zero_with_failed(tmp_path, data_cache,
     _no_results(folder)
     assert safe_load(folder / "checkpoints" / "last.ckpt")["epoch"] >= 0  # the last complete epoch is resumable
     assert not list(folder.rglob("*.tmp"))
+
+
+def test_sigterm_during_an_optuna_sweep_exits_143(tmp_path, data_cache, tiny_overrides):
+    sweep = tmp_path / "sweep"
+    rc, out = _cli(["-m", "hparams_search=optuna_blackbox", "hydra.sweeper.n_trials=3", *BB,
+                    "trainer.max_epochs=500", "callbacks.early_stopping=null", f"hydra.sweep.dir={sweep}"],
+                   tmp_path, data_cache, tiny_overrides, tmp_path / "unused",
+                   wait_for=sweep / "0" / "checkpoints" / "last.ckpt", send=signal.SIGTERM)
+    assert rc == 143, out[-3000:]
+    assert (sweep / "0" / "FAILED").read_text().startswith("RunInterrupted during training: interrupted by SIGTERM")
+    assert not list(sweep.rglob("metrics.json"))
 
 
 @pytest.mark.parametrize(("how", "code"), [("sigterm", 143), ("keyboard", 130)])
