@@ -277,15 +277,22 @@ def test_atomic_write_failing_midway_leaves_nothing(tmp_path):
 # A folder holding an earlier run's results is refused (or moved aside on request)
 # ---------------------------------------------------------------------------------------------------------------
 
-def test_rerun_into_a_finished_run_folder_is_refused(tmp_path, data_cache, tiny_overrides):
+def test_rerun_into_a_finished_run_folder_moves_it_aside_or_is_refused(tmp_path, data_cache, tiny_overrides):
     folder = tmp_path / "run"
     first = _cli(BB, tmp_path, data_cache, tiny_overrides, folder)
     assert first.returncode == 0, first.stderr[-3000:]
     before = (folder / "metrics.json").read_bytes()
-    again = _cli(BB, tmp_path, data_cache, tiny_overrides, folder)
-    assert again.returncode == 1
-    assert "already holds an earlier run's results" in again.stderr and "existing_results=move" in again.stderr
-    assert (folder / "metrics.json").read_bytes() == before  # untouched
+    again = _cli(BB, tmp_path, data_cache, tiny_overrides, folder)  # default existing_results=move
+    assert again.returncode == 0, again.stderr[-3000:]
+    (moved,) = (folder / "previous").iterdir()
+    assert (moved / "metrics.json").read_bytes() == before  # nothing lost
+    assert (folder / "metrics.json").is_file() and (folder / "csv" / "metrics.csv").is_file()
+    after = (folder / "metrics.json").read_bytes()
+    refused = _cli([*BB, "existing_results=refuse"], tmp_path, data_cache, tiny_overrides, folder)
+    assert refused.returncode == 1
+    assert "already holds an earlier run's results" in refused.stderr
+    assert "existing_results=move" in refused.stderr
+    assert (folder / "metrics.json").read_bytes() == after  # untouched
     assert not (folder / "FAILED").exists()
 
 
@@ -294,7 +301,7 @@ def test_existing_results_move_keeps_the_old_run_aside(make_cfg):
     run(cfg)
     folder = Path(cfg.paths.output_dir)
     old = json.loads((folder / "metrics.json").read_text())
-    again = make_cfg([*BB, "existing_results=move", "seed=1"])
+    again = make_cfg([*BB, "seed=1"])  # existing_results=move is the default
     run(again)  # no CSVLogger "dict contains fields not in fieldnames" crash: csv/ was moved too
     (moved,) = (folder / "previous").iterdir()
     assert json.loads((moved / "metrics.json").read_text()) == old
