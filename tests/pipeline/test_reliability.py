@@ -407,3 +407,20 @@ def test_synthetic_split_outside_the_generated_ones_is_refused(make_cfg):
     with pytest.raises(Exception, match=r"dataset.split=5 is outside the 5 generated splits .*0–4"):
         run(cfg)
     assert not (Path(cfg.paths.output_dir) / "checkpoints").exists()
+
+
+@pytest.mark.parametrize(("arrays", "match"), [
+    ({"y": np.zeros(60, dtype=int)}, r"y holds a single class \(0\) in all 60 samples.*at least 2 classes"),
+    ({"x": np.random.default_rng(0).normal(size=(60, 2, 1)).astype(np.float32)},
+     r"T=1 time step\(s\); every model here needs at least 2"),
+])
+def test_degenerate_data_gets_our_message_before_training(make_cfg, tmp_path, arrays, match):
+    rng = np.random.default_rng(0)
+    data = {"x": rng.normal(size=(60, 2, 24)).astype(np.float32), "y": np.arange(60) % 3, **arrays}
+    np.savez(tmp_path / "d.npz", **data)
+    cfg = make_cfg(["dataset=npz", f"dataset.path={tmp_path / 'd.npz'}", *BB])
+    with pytest.raises(Exception, match=match):
+        run(cfg)
+    folder = Path(cfg.paths.output_dir)
+    assert (folder / "FAILED").is_file() and not (folder / "checkpoints").exists()
+    _no_results(folder)

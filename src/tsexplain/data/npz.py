@@ -132,6 +132,11 @@ class NpzDataModule(ArrayDataModule):
         class_names = _strings(data, "class_names")
         y = validate.check_labels(y, self.task, self.n_outputs if self.task == "multiclass" else None)
         n_outputs = self._n_outputs(y, class_names)
+        if self.task == "multiclass" and len(np.unique(y)) < 2:
+            raise validate.DataValidationError(
+                f"{self.path}: y holds a single class ({int(np.unique(y)[0])}) in all {len(y)} samples; a classifier "
+                "needs at least 2 classes to learn and to explain. Add samples of the other classes, or use "
+                "dataset.task=regression for a continuous target.")
         if self.task == "multiclass":
             validate.check_labels(y, self.task, n_outputs)
         index = self._split_indices(data, y if self.task == "multiclass" else np.zeros(len(y)))

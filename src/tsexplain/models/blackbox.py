@@ -59,6 +59,10 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup_steps) / rest)))
 
 
+# Shortest series any backbone is built for: the models pad or clip shorter inputs silently, so T=1 would "run".
+MIN_SEQ_LEN = 2
+
+
 class BlackBox(L.LightningModule):
     """The model being explained: `blackbox(x [B, C, T]) -> outputs [B, n_outputs]` (logits or values).
 
@@ -86,6 +90,11 @@ class BlackBox(L.LightningModule):
             raise ValueError(f"model.scheduler={scheduler!r} is unknown; use cosine, onecycle or null.")
         if warmup_epochs < 0:
             raise ValueError(f"model.warmup_epochs={warmup_epochs} must be >= 0.")
+        if meta.seq_len < MIN_SEQ_LEN:
+            raise ValueError(f"the series have T={meta.seq_len} time step(s); every model here needs at least "
+                             f"{MIN_SEQ_LEN} (with one step there is no time axis to learn from or to explain, and "
+                             "the scores would be meaningless). Give longer series, or put the features on the "
+                             "channel axis as (N, C, T) with T >= 2.")
         self.save_hyperparameters(ignore=["backbone", "meta"])
         self.meta = meta
         self.task = meta.task
