@@ -424,3 +424,23 @@ def test_degenerate_data_gets_our_message_before_training(make_cfg, tmp_path, ar
     folder = Path(cfg.paths.output_dir)
     assert (folder / "FAILED").is_file() and not (folder / "checkpoints").exists()
     _no_results(folder)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Resume reproduces the uninterrupted run
+# ---------------------------------------------------------------------------------------------------------------
+
+def test_resume_reproduces_the_uninterrupted_run_on_cpu(make_cfg):
+    """Epoch-indexed shuffle (EpochSampler) + RNG states in the checkpoint (RngState): a training resumed from
+    epoch 0 ends with exactly the metrics of the uninterrupted one (transformer: dropout; 60 samples: the last
+    batch is partial)."""
+    common = ["explainer=none", "model=transformer", "dataset.n_train=60", "dataset.batch_size=16",
+              "trainer.max_epochs=3", "callbacks.early_stopping=null", "+callbacks.model_checkpoint.save_top_k=-1"]
+    whole = make_cfg(common, name="whole")
+    run(whole)
+    epoch0 = Path(whole.paths.output_dir) / "checkpoints" / "epoch_000.ckpt"
+    resumed = make_cfg([*common, f"resume_from={epoch0}"], name="resumed")
+    run(resumed)
+    got = json.loads((Path(resumed.paths.output_dir) / "metrics.json").read_text())["metrics"]
+    want = json.loads((Path(whole.paths.output_dir) / "metrics.json").read_text())["metrics"]
+    assert got == want

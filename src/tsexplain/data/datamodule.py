@@ -12,7 +12,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import DataLoader, Dataset, RandomSampler, default_collate
 
 from tsexplain.data import validate
 from tsexplain.data.cache import cached
@@ -45,6 +45,43 @@ class DictDataset(Dataset):
 def collate_dict(batch):
     """Pass batches that `DictDataset.__getitems__` already stacked; collate lists of samples as usual."""
     return batch if isinstance(batch, dict) else default_collate(batch)
+
+
+class EpochSampler(RandomSampler):
+    """A seeded shuffle whose order in epoch e depends only on (seed, e), so a resumed training shuffles like the
+    uninterrupted one (Lightning calls `set_epoch` at each epoch start, resumed runs included).
+
+    It reproduces exactly what the former `DataLoader(shuffle=True, generator=manual_seed(seed))` drew under
+    Lightning, one generator for all epochs: per epoch the loader's base seed, then one permutation, then
+    RandomSampler's trailing empty `randperm` only when the last batch is partial (the batch sampler then asks
+    past the end; Lightning stops after len(loader) batches otherwise). Epoch e replays the e epochs before it
+    (a few `randperm`s, cheap), so an uninterrupted run's results are unchanged.
+    A subclass of RandomSampler: under DDP, Lightning replaces it by a DistributedSampler as before.
+    """
+
+    def __init__(self, data_source, seed: int, batch_size: int) -> None:
+        super().__init__(data_source)
+        self.seed = int(seed)
+        self.epoch = 0
+        self._partial_last = len(data_source) % int(batch_size) != 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def _permutation(self, g: torch.Generator) -> torch.Tensor:
+        torch.empty((), dtype=torch.int64).random_(generator=g)  # the loader's base seed, as before
+        return torch.randperm(len(self.data_source), generator=g)
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed)
+        n = len(self.data_source)
+        for _ in range(self.epoch):
+            self._permutation(g)
+            if self._partial_last:
+                torch.randperm(n, generator=g)
+        yield from self._permutation(g).tolist()
+        if self._partial_last:
+            torch.randperm(n, generator=g)  # not used: keeps the generator where it was before (see above)
 
 
 def fit_standardizer(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,11 +199,13 @@ class ArrayDataModule(L.LightningDataModule):
     # -- helpers -------------------------------------------------------------------------------------------
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = DictDataset(self.split_arrays(split))
+        # The loader keeps its own generator (worker base seeds; never the global RNG, as before), the sampler its
+        # epoch-indexed shuffle.
         generator = torch.Generator().manual_seed(self.shuffle_seed) if shuffle else None
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=EpochSampler(dataset, self.shuffle_seed, self.batch_size) if shuffle else None,
             generator=generator,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,

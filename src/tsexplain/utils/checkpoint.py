@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 import pickle
+import random
 import zipfile
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.callbacks import ModelCheckpoint as _ModelCheckpoint
 
 
@@ -102,3 +105,38 @@ def safe_load(path: str | os.PathLike, option: str = "checkpoint", require: tupl
         raise CheckpointError(f"{option}={path} is a torch file but not a Lightning checkpoint (it lacks "
                               f"{list(require)}; it holds {keys}). Fix: {fix}.")
     return ckpt
+
+
+class RngState(Callback):
+    """Saves the global RNG states (python, numpy, torch, CUDA) in each checkpoint and restores them when the next
+    training epoch of a resumed run starts, so dropout and augmentation draw as in the uninterrupted run.
+
+    Restored at `on_train_epoch_start`, not at load: the sanity validation a resumed run does first draws from
+    the global RNG (its loader's base seed) and would otherwise shift the stream. Stored as tensors, ints and
+    lists only, so `safe_load` (weights_only) reads it."""
+
+    def __init__(self) -> None:
+        self._pending: dict | None = None
+
+    def state_dict(self) -> dict:
+        np_state = np.random.get_state()
+        state = {"python": random.getstate(), "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+                 "torch": torch.get_rng_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self._pending = dict(state_dict)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._pending is None:
+            return
+        state, self._pending = self._pending, None
+        py = state["python"]
+        random.setstate((py[0], tuple(py[1]), py[2]))
+        kind, keys, *rest = state["numpy"]
+        np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), *rest))
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
