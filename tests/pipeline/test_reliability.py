@@ -444,3 +444,15 @@ def test_resume_reproduces_the_uninterrupted_run_on_cpu(make_cfg):
     got = json.loads((Path(resumed.paths.output_dir) / "metrics.json").read_text())["metrics"]
     want = json.loads((Path(whole.paths.output_dir) / "metrics.json").read_text())["metrics"]
     assert got == want
+
+
+def test_data_cache_files_follow_the_umask_not_0600(tmp_path):
+    from tsexplain.data.cache import cached
+
+    old = os.umask(0o002)  # a group-shared cache
+    try:
+        cached(lambda: {"a": np.zeros(3)}, {"k": 1}, tmp_path, prefix="t")
+    finally:
+        os.umask(old)
+    (path,) = tmp_path.glob("t_*.npz")
+    assert path.stat().st_mode & 0o777 == 0o664

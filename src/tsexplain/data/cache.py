@@ -30,6 +30,12 @@ def cache_path(cache_dir: str | Path, prefix: str, params: Mapping[str, object])
     return Path(cache_dir).expanduser() / f"{prefix}_{cache_key(params)}.npz"
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def save_atomic(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """`np.savez` to a temp file beside `path`, then rename it onto `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,6 +43,8 @@ def save_atomic(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     try:
         with os.fdopen(fd, "wb") as f:  # a file object, so np.savez does not append ".npz" to the temp name
             np.savez(f, **arrays)
+        # mkstemp makes the file 0600; a shared cache must be readable by the group (the mode open() would give)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
