@@ -59,6 +59,7 @@ def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
     meta = data.meta
 
     # 2. black box, and the explainer checked against it before any training.
+    folder.stage = "model and explainer set-up"
     blackbox = instantiate(cfg.model, meta=meta)
     explainer = instantiate(cfg.explainer) if cfg.get("explainer") and "_target_" in cfg.explainer else None
     ood = None

@@ -198,6 +198,23 @@ def test_sigterm_during_an_optuna_sweep_exits_143(tmp_path, data_cache, tiny_ove
     assert not list(sweep.rglob("metrics.json"))
 
 
+def test_a_failing_optuna_trial_is_recorded_and_the_search_goes_on(tmp_path, data_cache, tiny_overrides):
+    """model.warmup_epochs < 0 is refused by the model: with the sampler's fixed seed, 2 of the 4 trials fail."""
+    sweep = tmp_path / "sweep"
+    proc = _cli(["-m", "hparams_search=optuna_blackbox", "hydra.sweeper.n_trials=4", "explainer=none",
+                 "model=transformer", "model.warmup_epochs=interval(-1,1)", f"hydra.sweep.dir={sweep}"],
+                tmp_path, data_cache, tiny_overrides, tmp_path / "unused")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trials = sorted(p for p in sweep.iterdir() if p.is_dir())
+    failed = [t for t in trials if (t / "FAILED").is_file()]
+    done = [t for t in trials if (t / "metrics.json").is_file()]
+    assert len(trials) == 4 and failed and done and len(failed) + len(done) == 4
+    assert all("warmup_epochs" in (t / "FAILED").read_text() for t in failed)
+    assert "Failed experiment" in proc.stderr + proc.stdout
+    best = __import__("yaml").safe_load((sweep / "optimization_results.yaml").read_text())
+    assert best["best_params"]["model.warmup_epochs"] >= 0
+
+
 @pytest.mark.parametrize(("how", "code"), [("sigterm", 143), ("keyboard", 130)])
 def test_interruption_during_explanation_leaves_failed(make_cfg, monkeypatch, how, code):
     from tsexplain.explain.captum_baselines import IntegratedGradients
