@@ -430,6 +430,8 @@ def test_synthetic_split_outside_the_generated_ones_is_refused(make_cfg):
     ({"y": np.zeros(60, dtype=int)}, r"y holds a single class \(0\) in all 60 samples.*at least 2 classes"),
     ({"x": np.random.default_rng(0).normal(size=(60, 2, 1)).astype(np.float32)},
      r"T=1 time step\(s\); every model here needs at least 2"),
+    ({"class_names": np.array(["a", "b"])}, r"y has labels in \[0, 2\], outside \[0, 2\); relabel"),
+    ({"channel_names": np.array(["a", "b", "c"])}, r"3 channel names given for 2 channels"),
 ])
 def test_degenerate_data_gets_our_message_before_training(make_cfg, tmp_path, arrays, match):
     rng = np.random.default_rng(0)

@@ -219,7 +219,7 @@ def test_health_gate_refuses_a_collapsed_fit(fitted, dm):
     dead = _explainer().module_factory(blackbox=ex.module.blackbox, meta=dm.meta)
     dead.set_data_stats(dm.splits["train"][0])
     with torch.no_grad():
-        dead.encoder.head[1].bias.fill_(-10.0)  # every pre-activation far below its threshold: no concept fires
+        dead.sparsity.log_threshold.fill_(5.0)  # θ = e⁵, far above every pre-activation: no concept fires
     dead.eval()
     gate = HealthGate()
     h = gate.measure(dead, dm.splits["train"][0], dm.splits["val"][0])

@@ -67,7 +67,7 @@ class HealthGate:
     max_fvu: float = 0.98
     fvu_vs_pca: float = 1.25
     fvu_floor: float = 0.2
-    max_dead_fraction: float = 0.8
+    max_dead_fraction: float = 0.9
     l0_band: tuple[float, float] = (0.25, 4.0)
     on_unhealthy: str = "raise"
 

@@ -37,8 +37,8 @@ GIB = 1024**3
 #: the same map with every active concept weighing 1 (model-blind, kept for comparison); `mask` is the paper's
 #: gated-term magnitudes (Eq. 15).
 SALIENCY_READINGS = ("effect", "footprint", "mask")
-#: JumpReLU held near 8 active concepts (conf/explainer/sparsity/jumprelu.yaml)
-DEFAULT_SPARSITY = functools.partial(JumpReLU, target_l0=8.0)
+#: JumpReLU held near 8 active concepts, with AuxK (conf/explainer/sparsity/jumprelu.yaml)
+DEFAULT_SPARSITY = functools.partial(JumpReLU, target_l0=8.0, aux_coef=1.0)
 
 
 def latent_size(r: float, n_channels: int, seq_len: int) -> int:
