@@ -103,9 +103,9 @@ def main() -> None:
                 collapsed = sum(r == "collapsed" for r, _ in runs)
                 readings = [("effect", "explain"), ("footprint", "explain_footprint")] if name in SAE else [
                     ("", "explain")]
+                if not runs:  # never run (or not finished): no row, rather than a row of dashes
+                    continue
                 for reading, prefix in readings:
-                    if not runs and reading == "footprint":
-                        continue
                     timing = [m.get("explain/ms_per_instance") for m in ok] if prefix == "explain" else "–"
                     row = {"dataset": dataset, "model": model, "seeds": len(ok),
                            "collapsed": f"{collapsed}/{len(runs)}",
