@@ -17,10 +17,10 @@ from omegaconf import OmegaConf
 
 from tsexplain.pipeline import load_blackbox_weights
 
-N = 256
+N = 128
 
 
-def per_instance_ms(explainer, x: torch.Tensor, t: torch.Tensor, repeats: int = 3) -> float:
+def per_instance_ms(explainer, x: torch.Tensor, t: torch.Tensor, repeats: int = 1) -> float:
     explainer.attribute(x[:8], t[:8])
     t0 = time.perf_counter()
     for _ in range(repeats):
