@@ -210,8 +210,8 @@ class TimeSAEExplainer(Explainer):
         with torch.no_grad():
             for reading in SALIENCY_READINGS:
                 if reading != self.module.hparams.saliency:
-                    sal = self._batched2(lambda xb, tb, r=reading: self.module.saliency(self._ready(xb), tb, r),
-                                         x, target)
+                    sal = self._batched(lambda xb, tb, r=reading: self.module.saliency(self._ready(xb), tb, r),
+                                        x, target)
                     out[reading] = torch.nan_to_num(sal.clamp_min(0), nan=0.0).to(x.device)
         return out
 
@@ -228,12 +228,10 @@ class TimeSAEExplainer(Explainer):
         other.blackbox = blackbox
         return other
 
-    def _batched2(self, fn, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return torch.cat([fn(x[i : i + self.batch_size], t[i : i + self.batch_size])
-                          for i in range(0, len(x), self.batch_size)])
-
-    def _batched(self, fn, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([fn(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
+    def _batched(self, fn, *tensors: torch.Tensor) -> torch.Tensor:
+        """`fn` over aligned slices of `tensors` of `batch_size` rows, concatenated."""
+        n, bs = len(tensors[0]), self.batch_size
+        return torch.cat([fn(*(t[i : i + bs] for t in tensors)) for i in range(0, n, bs)])
 
     @torch.no_grad()
     def concepts(self, x: torch.Tensor) -> torch.Tensor:
