@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml
 	  $(PY) -m pip install -q "torch==$(TORCH_VERSION)+cpu" 2>/dev/null || $(PY) -m pip install -q torch==$(TORCH_VERSION); \
 	fi
 	$(PY) -m pip install -q -e ".[dev]"
+	# hydra-optuna-sweeper (older set-ups) registers hydra/sweeper=optuna too and needs optuna<3: ours replaces it
+	$(PY) -m pip uninstall -q -y hydra-optuna-sweeper 2>/dev/null || true
 	touch $(STAMP)
 
 # The embedded default: synthetic FreqShapes, resnet_tf black box, fusion explainer, template narratives, CPU.
