@@ -52,3 +52,15 @@ def named_submodule(root: nn.Module, name: str) -> nn.Module:
         valid = [n for n in modules if n][:40]
         raise ValueError(f"No layer named {name!r} in {type(root).__name__}; valid names include {valid}.")
     return modules[name]
+
+
+def check_seq_len(model: str, seq_len: int, minimum: int, why: str) -> None:
+    """Refuse series shorter than `model` can read meaningfully (a T=1 series trains, but every map is one value).
+
+    Raised when the backbone is built, so before anything trains."""
+    if int(seq_len) < int(minimum):
+        raise ValueError(
+            f"{model} needs series of at least {minimum} time steps ({why}), but the data has T={seq_len}. Use longer "
+            "windows (the dataset's length/window options), or a model whose minimum fits (TimeX transformer, LSTM, "
+            "DLinear and iTransformer need T >= 2)."
+        )

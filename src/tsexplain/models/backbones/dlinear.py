@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tsexplain.models.backbones.base import check_seq_len
 from tsexplain.models.backbones.layers import check_input
 
 
@@ -33,6 +34,7 @@ class DLinear(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        check_seq_len("DLinear", seq_len, 2, "a time attribution over one step says nothing")
         if moving_avg < 1 or moving_avg % 2 == 0:
             raise ValueError(f"moving_avg={moving_avg} must be odd and ≥ 1 so the trend keeps length T; e.g. 25.")
         self.in_channels, self.seq_len, self.kernel, self.individual = in_channels, seq_len, moving_avg, individual

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tsexplain.models.backbones.base import HasAttention
+from tsexplain.models.backbones.base import HasAttention, check_seq_len
 from tsexplain.models.backbones.layers import Encoder, check_input
 
 
@@ -29,6 +29,7 @@ class ITransformer(nn.Module, HasAttention):
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
+        check_seq_len("ITransformer", seq_len, 2, "a time attribution over one step says nothing")
         self.in_channels, self.seq_len = in_channels, seq_len
         self.token_grid = (in_channels, 1)
         self.num_prefix_tokens = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tsexplain.models.backbones.base import check_seq_len
 from tsexplain.models.backbones.layers import check_input
 
 
@@ -27,6 +28,7 @@ class LSTMClassifier(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        check_seq_len("LSTMClassifier", seq_len, 2, "a time attribution over one step says nothing")
         if readout not in ("last", "mean"):
             raise ValueError(f"readout={readout!r} is unknown; use 'last' or 'mean'.")
         self.in_channels, self.readout = in_channels, readout

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tsexplain.models.backbones.base import HasAttention
+from tsexplain.models.backbones.base import HasAttention, check_seq_len
 from tsexplain.models.backbones.layers import Encoder, check_input
 
 
@@ -35,6 +35,8 @@ class PatchTST(nn.Module, HasAttention):
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
+        check_seq_len("PatchTST", seq_len, 2, "a time attribution over one step says nothing; shorter series clip "
+                      "patch_len to T")
         self.in_channels, self.seq_len = in_channels, seq_len
         self.patch_len = min(patch_len, seq_len)
         self.stride = max(1, min(stride, self.patch_len))

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from tsexplain.models.backbones.base import HasGradCamLayer, named_submodule
+from tsexplain.models.backbones.base import HasGradCamLayer, check_seq_len, named_submodule
 from tsexplain.models.backbones.layers import check_input
 
 
@@ -68,6 +68,9 @@ class ResNet1d(nn.Module, HasGradCamLayer):
                 f"ResNet1d needs 4 stage strides ≥ 1 and 4 block counts, got strides={strides}, blocks={blocks}, "
                 f"stem_stride={stem_stride}; e.g. strides=[1, 2, 2, 1], blocks=[2, 2, 2, 2]."
             )
+        total = stem_stride * (2 if maxpool else 1) * math.prod(strides)
+        check_seq_len("ResNet1d", seq_len, total + 1, f"its stem and stages downsample {total}×; the last feature map, "
+                      "which Grad-CAM reads, needs at least 2 positions")
         self.in_channels, self.seq_len = in_channels, seq_len
         self.strides, self.stem_stride, self.maxpool = strides, stem_stride, maxpool
         widths = [base_width * m for m in (1, 2, 4, 8)]

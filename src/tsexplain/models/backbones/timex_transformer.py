@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tsexplain.models.backbones.base import HasAttention
+from tsexplain.models.backbones.base import HasAttention, check_seq_len
 from tsexplain.models.backbones.layers import Attention, Dropout, check_input
 
 
@@ -68,6 +68,7 @@ class TimeXTransformer(nn.Module, HasAttention):
         max_len: int | None = None,
     ) -> None:
         super().__init__()
+        check_seq_len("TimeXTransformer", seq_len, 2, "a time attribution over one step says nothing")
         if d_pe % 2:
             raise ValueError(f"d_pe={d_pe} must be even (sin and cos halves).")
         self.in_channels, self.seq_len, self.d_pe = in_channels, seq_len, d_pe

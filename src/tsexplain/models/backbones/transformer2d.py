@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tsexplain.models.backbones.base import HasAttention
+from tsexplain.models.backbones.base import HasAttention, check_seq_len
 from tsexplain.models.backbones.layers import Encoder, check_input, sincos_2d
 
 
@@ -52,6 +52,8 @@ class PatchTransformer2d(nn.Module, HasAttention):
             raise ValueError("readout='cls' needs use_cls=True; set use_cls=True or readout='mean'.")
         if patch_c < 1 or patch_t < 1:
             raise ValueError(f"patch sizes must be ≥ 1, got patch_c={patch_c}, patch_t={patch_t}.")
+        check_seq_len("PatchTransformer2d", seq_len, 2, "a time attribution over one step says nothing; shorter "
+                      "series clip patch_t to T")
         self.in_channels, self.seq_len, self.readout = in_channels, seq_len, readout
         self.patch = (min(patch_c, in_channels), min(patch_t, seq_len))
         gh, gw = math.ceil(in_channels / self.patch[0]), math.ceil(seq_len / self.patch[1])
