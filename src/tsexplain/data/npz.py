@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -19,6 +20,14 @@ CONTENTS = (
     "(N, C, T), channel_names, units, class_names, sampling_rate and split ('train'/'val'/'test' or 0/1/2) "
     "— written with np.savez(path, x=x, y=y, ...)"
 )
+
+
+def split_sizes(n: int, fractions: Sequence[float]) -> tuple[int, int, int]:
+    """Train/val/test sizes the two seeded splits give for n samples (sklearn rounds each test part up)."""
+    _, f_val, f_test = fractions
+    rest = math.ceil(n * (f_val + f_test))
+    test = math.ceil(rest * f_test / (f_val + f_test))
+    return n - rest, rest - test, test
 
 
 class NpzDataModule(ArrayDataModule):
@@ -89,15 +98,34 @@ class NpzDataModule(ArrayDataModule):
         n = len(y)
         if self.keys["split"] in data:
             codes = validate.split_codes(data[self.keys["split"]], n)
-            return {name: np.nonzero(codes == i)[0] for i, name in enumerate(SPLITS)}
-        if n < 3:
-            raise validate.DataValidationError(f"the file has {n} sample(s); splitting into train/val/test "
-                                               "needs at least 3 (or give a split array).")
+            parts = {name: np.nonzero(codes == i)[0] for i, name in enumerate(SPLITS)}
+            self._check_train_classes(y, parts["train"], "the file's split array")
+            return parts
+        sizes = split_sizes(n, self.split_fractions)
+        if min(sizes) < 1:
+            need = next(m for m in range(3, 100_000) if min(split_sizes(m, self.split_fractions)) >= 1)
+            raise validate.DataValidationError(
+                f"the file has {n} sample(s): split by fractions {list(self.split_fractions)} that gives "
+                f"train/val/test = {'/'.join(map(str, sizes))} samples, and every split needs at least one. Give at "
+                f"least {need} samples, other fractions (dataset.split_fractions), or a split array in the file.")
         f_train, f_val, f_test = self.split_fractions
         idx = np.arange(n)
         train, rest = self._split(idx, y, test_size=f_val + f_test, seed=self.seed)
         val, test = self._split(rest, y[rest], test_size=f_test / (f_val + f_test), seed=self.seed + 1)
+        self._check_train_classes(y, train, f"fractions {list(self.split_fractions)}")
         return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+
+    def _check_train_classes(self, y: np.ndarray, train: np.ndarray, how: str) -> None:
+        """Every class the file holds must be in the train split (a model never learns a class it never saw)."""
+        if self.task != "multiclass":
+            return
+        missing = sorted(set(np.unique(y).tolist()) - set(np.unique(y[train]).tolist()))
+        if missing:
+            counts = {int(c): int(k) for c, k in zip(*np.unique(y, return_counts=True), strict=True)}
+            raise validate.DataValidationError(
+                f"class(es) {missing} have no sample in the train split of {len(y)} samples split by {how} "
+                f"(samples per class: {counts}), so the model could never learn them. Give more samples of them, a "
+                "larger train fraction (dataset.split_fractions), or a split array with them in train.")
 
     def _split(self, idx: np.ndarray, y: np.ndarray, test_size: float,
                seed: int) -> tuple[np.ndarray, np.ndarray]:
