@@ -1,4 +1,4 @@
-"""Too few samples, or a class absent from train: our own message, raised before anything trains."""
+"""Too few samples, a class absent from train, too few class names: our own message, before anything trains."""
 
 from __future__ import annotations
 
@@ -44,3 +44,12 @@ def test_a_split_array_without_a_class_in_train_is_refused(tmp_path):
     path = _file(tmp_path, [0, 0, 1, 1, 0, 1], split=["train", "train", "val", "test", "val", "test"])
     with pytest.raises(DataValidationError, match=r"\[1\] have no sample in the train split .* split array"):
         NpzDataModule(path).setup()
+
+
+def test_fewer_class_names_than_classes_names_both_counts(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(20, 1, 16)).astype(np.float32), y=np.arange(20) % 2,
+             class_names=np.array(["normal"]))
+    pattern = r"has 1 name\(s\) \['normal'\], but y has labels up to 1 \(2 classes\)"
+    with pytest.raises(DataValidationError, match=pattern):
+        NpzDataModule(tmp_path / "d.npz").setup()
