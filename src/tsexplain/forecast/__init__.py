@@ -1,0 +1,1 @@
+"""Forecasting as a task: a LightningModule around forecaster backbones, metrics, baselines, explained targets."""
