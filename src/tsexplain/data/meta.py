@@ -28,6 +28,9 @@ class DataMeta:
     class_names: list[str] | None = None
     has_mask: bool = False
     scored_classes: list[int] | None = None
+    # Dataset-specific test metrics beyond the task's own (names in tsexplain.data.real.metrics.METRICS), e.g. the
+    # CinC 2017 challenge F1; the black box adds them to its test metrics.
+    extra_metrics: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.task not in ("multiclass", "multilabel", "regression"):
