@@ -6,7 +6,8 @@ import torch
 
 
 def estimate_season(x: torch.Tensor, min_lag: int = 2, max_lag: int | None = None) -> torch.Tensor:
-    """Per-series season `[B, C]` (long): the lag ≥ `min_lag` with the largest autocorrelation of the context.
+    """Per-series season `[B, C]` (long): the shortest lag ≥ `min_lag` whose autocorrelation reaches 90 % of
+    the largest (multiples of a period tie with it; the period itself is wanted).
 
     Written here because a batched, differentiable-free torch ACF argmax is three lines; statsmodels' `acf`
     is per-series numpy and not a dependency.
@@ -19,7 +20,9 @@ def estimate_season(x: torch.Tensor, min_lag: int = 2, max_lag: int | None = Non
     spec = torch.fft.rfft(z, n=2 * t)
     acf = torch.fft.irfft(spec * spec.conj(), n=2 * t)[..., :t]
     acf = acf / torch.arange(t, 0, -1, device=x.device, dtype=x.dtype)  # unbiased: fewer pairs at long lags
-    return acf[..., min_lag:max_lag + 1].argmax(-1) + min_lag
+    a = acf[..., min_lag:max_lag + 1]
+    near_max = a >= 0.9 * a.amax(-1, keepdim=True)
+    return near_max.float().argmax(-1) + min_lag  # first True
 
 
 def seasonal_naive(x: torch.Tensor, horizon: int, season: torch.Tensor | int | None = None) -> torch.Tensor:

@@ -69,15 +69,16 @@ def find_lag_peaks(curve: torch.Tensor | np.ndarray, base_mean: torch.Tensor | n
     """Local maxima of the excess curve at lags ≥ `min_lag` with prominence ≥ `prominence` (default: the median
     baseline std) and excess ≥ `z` baseline stds."""
     c, m, s = (np.asarray(torch.as_tensor(v).detach().cpu(), dtype=np.float64) for v in (curve, base_mean, base_std))
-    s = np.maximum(s, 1e-12)
+    floor = 1e-6 * (float(np.abs(c).mean()) + 1e-12)  # numerical noise of a flat map is no peak
+    s = np.maximum(s, floor)
     ex = c - m
-    prom = float(np.median(s)) if prominence is None else float(prominence)
-    # pad one low value at each end so a maximum at the first/last lag can count as a peak
-    padded = np.concatenate([[ex.min() - 1], ex, [ex.min() - 1]])
+    prom = max(float(np.median(s)), floor) if prominence is None else float(prominence)
+    # pad a slightly lower value at each end so a maximum at the first/last lag can count as a peak
+    padded = np.concatenate([[ex.min() - floor], ex, [ex.min() - floor]])
     idx, props = find_peaks(padded, prominence=prom)
     peaks = []
     for i, pr in zip(idx - 1, props["prominences"], strict=True):
-        if i < min_lag or ex[i] < z * s[i]:
+        if i < min_lag or ex[i] < z * s[i] or ex[i] <= floor:
             continue
         peaks.append(LagPeak(int(i), float(i * samples_per_patch), float(c[i]), float(ex[i]), float(ex[i] / s[i]),
                              float(pr)))
