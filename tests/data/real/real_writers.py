@@ -131,7 +131,7 @@ def write_cinc(root: Path, labels: list[str] | None = None, seed: int = 0) -> Pa
         name = f"A{i:05d}"
         n = int(CINC_FS * (8 + 4 * (i % 4)))  # 8–20 s, some shorter and some longer than the 10 s crop
         t = np.arange(n) / CINC_FS
-        sig = np.sin(2 * np.pi * (1 + "NAO~".index(lab)) * t) * 0.8 + 0.02 * rng.standard_normal(n)
+        sig = np.sin(2 * np.pi * (1 + "NAO~X".find(lab)) * t) * 0.8 + 0.02 * rng.standard_normal(n)
         val = np.round(sig * 1000).astype(np.int16)[None]
         scipy.io.savemat(root / f"{name}.mat", {"val": val}, format="4")
         (root / f"{name}.hea").write_text(

@@ -291,8 +291,14 @@ def split_stratified(y: np.ndarray, fractions: Sequence[float], seed: int) -> np
     def cut(i, labels, size, s):
         try:
             return train_test_split(i, test_size=size, random_state=s, stratify=labels)
-        except ValueError:
+        except ValueError:  # a class too small to stratify: a plain seeded split
+            pass
+        try:
             return train_test_split(i, test_size=size, random_state=s)
+        except ValueError:
+            raise validate.DataValidationError(
+                f"{len(y)} samples (per class {np.bincount(y).tolist()}) cannot be split by the fractions "
+                f"{list(fr)} into non-empty train/val/test; give more data or other fractions.") from None
 
     train, rest = cut(idx, y, fr[1] + fr[2], seed)
     val, test = cut(rest, y[rest], fr[2] / (fr[1] + fr[2]), seed + 1)

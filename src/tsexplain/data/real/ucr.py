@@ -116,12 +116,17 @@ class UCRDataModule(RealDataModule):
     def _read(self, path: Path) -> tuple[list[np.ndarray] | np.ndarray, np.ndarray, dict]:
         from aeon.datasets import load_from_ts_file
 
+        fix = f"unpack it again from {self.URL}"
         try:
-            return load_from_ts_file(str(path), return_meta_data=True)
+            x, y, meta = load_from_ts_file(str(path), return_meta_data=True)
         except (OSError, ValueError, IndexError, KeyError, TypeError) as err:
             raise validate.DataValidationError(
-                f"{self.NAME}: {path} is not a readable .ts file ({type(err).__name__}: {err}); unpack it again "
-                f"from {self.URL}.") from err
+                f"{self.NAME}: {path} is not a readable .ts file ({type(err).__name__}: {err}); {fix}.") from err
+        if len(x) == 0 or len(x) != len(y) or any(np.asarray(a).size == 0 for a in x):
+            raise validate.DataValidationError(
+                f"{self.NAME}: {path} is not a readable .ts file: {len(x)} series for {len(y)} labels after its "
+                f"@data line; {fix}.")
+        return x, y, meta
 
     def _series(self, data, path: Path) -> np.ndarray:
         """[N, C, T] float64 from aeon's array or list of [C, T_i] arrays (cropped/padded to `length`)."""
