@@ -10,6 +10,7 @@ trials still missing from `n_trials` run.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import socket
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 STORAGE_FILE = "optuna.db"
 # Environment variables through which a trial's job finds its trial (for pruning), set by hydra.job.env_set.
 ENV_STORAGE, ENV_STUDY, ENV_TRIAL = "TSEXPLAIN_OPTUNA_STORAGE", "TSEXPLAIN_OPTUNA_STUDY", "TSEXPLAIN_OPTUNA_TRIAL"
+# A study's pruner is not kept in its storage: the job rebuilds it from this JSON config.
+ENV_PRUNER = "TSEXPLAIN_OPTUNA_PRUNER"
 INTERRUPTED = "interrupted"  # user attribute of a trial an interruption stopped (asked again on resume)
 RETRY_OF = "retry_of"
 
@@ -214,10 +217,14 @@ class OptunaSweeper(Sweeper):
         params = {**{k: v for k, v in trial.params.items()}, **fixed}
         out = [f"{k}={v}" for k, v in params.items()]
         out.append(f"hydra.sweep.subdir={trial.number}")
-        if url is not None:  # the job can find its trial (pruning callback)
+        if url is not None:  # the job can find its trial and the study's pruner (pruning callback)
             out += [f"++hydra.job.env_set.{ENV_STORAGE}={_quoted(url)}",
                     f"++hydra.job.env_set.{ENV_STUDY}={_quoted(study.study_name)}",
                     f"++hydra.job.env_set.{ENV_TRIAL}={trial.number}"]
+            pruner = self.config.hydra.sweeper.get("pruner")  # its config: Hydra hands us the built object
+            if pruner is not None:
+                pruner = json.dumps(OmegaConf.to_container(pruner, resolve=True))
+                out.append(f"++hydra.job.env_set.{ENV_PRUNER}={_quoted(pruner)}")
         trial.set_user_attr("overrides", [o for o in out if not o.startswith("++hydra.job.env_set")])
         return tuple(out)
 

@@ -8,13 +8,15 @@ which a Hydra launcher cannot pass to its jobs; the trial is found again from th
 
 from __future__ import annotations
 
+import json
 import math
 import os
 
 import lightning as L
 import optuna
+from hydra.utils import instantiate
 
-from hydra_plugins.tsexplain_optuna_sweeper.optuna_sweeper import ENV_STORAGE, ENV_STUDY, ENV_TRIAL
+from hydra_plugins.tsexplain_optuna_sweeper.optuna_sweeper import ENV_PRUNER, ENV_STORAGE, ENV_STUDY, ENV_TRIAL
 from tsexplain.models.blackbox import BlackBox
 
 
@@ -23,7 +25,9 @@ def trial_from_env() -> optuna.Trial | None:
     url, study_name, number = (os.environ.get(k) for k in (ENV_STORAGE, ENV_STUDY, ENV_TRIAL))
     if not (url and study_name and number):
         return None
-    study = optuna.load_study(study_name=study_name, storage=url)
+    pruner = os.environ.get(ENV_PRUNER)
+    study = optuna.load_study(study_name=study_name, storage=url,
+                              pruner=instantiate(json.loads(pruner)) if pruner else None)
     trial_id = next((t._trial_id for t in study.get_trials(deepcopy=False) if t.number == int(number)), None)
     if trial_id is None:
         raise RuntimeError(f"Optuna trial {number} of study {study_name!r} is not in {url}; was the storage replaced "
