@@ -1,23 +1,31 @@
-"""One run: data → black box → train/test → explain → evaluate → narrate → report (DESIGN.md's eight steps)."""
+"""One run: DESIGN.md's eight steps. This module is the only one that reads the run config; every step below
+gets the objects Hydra built from its own group and the typed values of the step before."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
-import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from tsexplain import stages
+from tsexplain.evaluate.evaluator import Evaluator
+from tsexplain.explain.base import Explainer
+from tsexplain.narrate.base import Narrator
+from tsexplain.narrate.narration import fit_narrator, narrate
 from tsexplain.report.explanations import log_figures, print_highlights, write_explanation_report
-from tsexplain.report.results import RunFolder, finish_loggers
+from tsexplain.report.results import RunFolder, finish_loggers, log_metrics
+from tsexplain.stages import Explanation, Narration, explain, explained_samples, fit_explainer
+from tsexplain.training import load_blackbox_weights, train_and_test
 from tsexplain.utils.checkpoint import safe_load
+from tsexplain.utils.compose import compose_option
 from tsexplain.utils.guards import as_interruption, interruptible
-from tsexplain.utils.instantiate import explainer_callbacks, instantiate_group, make_trainer
+from tsexplain.utils.instantiate import Trainers, instantiate_group, log_hyperparameters
 from tsexplain.utils.rich_config import print_config_tree, print_summary
 
+__all__ = ["run", "preflight", "load_blackbox_weights"]
 log = logging.getLogger(__name__)
 
 
@@ -26,7 +34,9 @@ def run(cfg: DictConfig) -> float | None:
     if cfg.get("print_config"):
         print_config_tree(cfg)
     L.seed_everything(cfg.seed, workers=True)
-    folder = RunFolder(Path(cfg.paths.output_dir), cfg)
+    reads = [cfg.get("resume_from"), cfg.model.get("ckpt_path"), (cfg.get("explainer") or {}).get("ckpt_path")]
+    folder = RunFolder(Path(cfg.paths.output_dir), _resolved_yaml(cfg), str(cfg.get("existing_results", "refuse")),
+                       reads)
     failed = True
     loggers: list = []
     with interruptible():  # SIGTERM/Ctrl+C → RunInterrupted (exit 143/130), wherever the run is
@@ -48,98 +58,96 @@ def run(cfg: DictConfig) -> float | None:
 
 
 def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
-    # 0. every option and path the run will need, before anything is built or trained.
+    run = set_up(cfg, folder, loggers)                                              # 0–2: checks, data, models
+    folder.stage = "training"                                                       # 3: train (or reuse) and test
+    blackbox, metrics, trainer = train_and_test(
+        run.trainers, run.blackbox, run.data, train=cfg.get("train", True), test=cfg.get("test", True),
+        ckpt_path=cfg.model.get("ckpt_path"), resume_from=cfg.get("resume_from"), record=folder.record,
+        stage=lambda name: setattr(folder, "stage", name))
+    if not trainer.is_global_zero:  # DDP workers: rank 0 explains, reports and writes metrics.json
+        return metrics
+    if run.explainer is not None:
+        blackbox = blackbox.to(trainer.strategy.root_device).eval()                 # explanation lives on one device
+        folder.stage = "explanation"
+        fit_s = fit_explainer(run.explainer, blackbox, run.data, run.trainers)      # 4: fit the explainer
+        test = explained_samples(run.eval_data, blackbox, run.evaluator.max_samples, run.evaluator.target)
+        explanation = explain(run.explainer, test, run.evaluator.timing, fit_s)     # 5: explain the test set
+        narrator = fit_narrator(run.narrator, run.explainer, blackbox, run.data) if run.narrator else None
+        folder.stage = "evaluation"
+        text = (lambda e: narrate(narrator, e, run.evaluator.n_narratives).metrics) if narrator else None
+        scores = run.evaluator.evaluate(explanation, blackbox, run.explainer, text)  # 6: evaluate
+        narration = narrate(narrator, explanation, run.evaluator.n_narratives) if narrator else Narration()  # 7
+        folder.stage = "report"                                                      # 8: report
+        metrics.update({**scores.metrics, **narration.metrics})
+        _report(cfg, folder, loggers, run, explanation, scores, narration)
+    return finish(cfg, folder, loggers, metrics, run)
+
+
+@dataclass
+class Run:
+    """What a run builds before anything trains, so that a bad option fails in seconds."""
+
+    data: object
+    blackbox: L.LightningModule
+    trainers: Trainers
+    explainer: Explainer | None = None
+    evaluator: Evaluator | None = None
+    narrator: Narrator | None = None
+    eval_data: object = None
+
+
+def set_up(cfg: DictConfig, folder: RunFolder, loggers: list) -> Run:
+    """Steps 0–2: every option and file checked, the data validated, the black box, the explainer (checked against
+    it), the evaluator, the narrator and an OOD dataset built."""
     folder.stage = "checks before training"
     preflight(cfg)
-    # 1. data: validated here, before anything trains.
     folder.stage = "data preparation"
     data = instantiate(cfg.dataset)
     data.prepare_data()
     data.setup("fit")
-    meta = data.meta
-
-    # 2. black box, and the explainer checked against it before any training.
     folder.stage = "model and explainer set-up"
-    blackbox = instantiate(cfg.model, meta=meta)
-    explainer = instantiate(cfg.explainer) if cfg.get("explainer") and "_target_" in cfg.explainer else None
-    ood = None
-    if explainer is not None:
-        explainer.check_compatible(blackbox)
-        sanity = stages.build_sanity_checks(cfg)  # a bad evaluation.sanity value fails here, before training
-        ood = stages.ood_datamodule(cfg, explainer, meta)  # a wrong OOD dataset fails here, not after training
-    metric = cfg.get("optimized_metric")
-    if metric and str(metric).startswith("test/") and not cfg.get("test", True):
-        raise ValueError(f"optimized_metric={metric} needs the test stage, but test=false; set "
-                         "optimized_metric=null (or a val/ or explain/ metric) or drop test=false.")
+    blackbox = instantiate(cfg.model, meta=data.meta)
     log.info("black box %s: %d parameters", type(blackbox.backbone).__name__, blackbox.n_params)
+    run = Run(data, blackbox, Trainers(cfg.trainer, cfg.get("callbacks"), loggers, cfg.paths.output_dir))
+    if _has_target(cfg.get("explainer")):
+        run.explainer = instantiate(cfg.explainer)
+        run.explainer.check_compatible(blackbox)
+        run.evaluator = instantiate(cfg.evaluation)  # a bad evaluation value fails here, before training
+        run.narrator = instantiate(cfg.narrator) if _has_target(cfg.get("narrator")) else None
+        run.eval_data = ood_data(cfg, data.meta) or data  # a wrong OOD dataset fails here, not after training
+        if run.eval_data is not data:
+            folder.record("ood_dataset", run.eval_data.meta.name)
+    return run
 
-    # 3. train (or reuse a checkpoint) and test.
-    folder.stage = "training"
-    trainer = make_trainer(cfg, loggers)
-    ckpt_path = cfg.model.get("ckpt_path")
-    if ckpt_path:
-        blackbox = load_blackbox_weights(blackbox, ckpt_path)
-    elif cfg.get("train", True):
-        # Lightning reads resume_from itself: without code execution (checked by safe_load in preflight).
-        trainer.fit(blackbox, datamodule=data, ckpt_path=cfg.get("resume_from"), weights_only=True)
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        if best:
-            blackbox = load_blackbox_weights(blackbox, best, "best checkpoint")
-            folder.record("best_checkpoint", best)
-    metrics: dict = {}
-    folder.stage = "validation and test"
-    if cfg.get("train", True) and not ckpt_path:
-        # Validation scores of the model kept: what sweepers should optimise (optimized_metric=val/f1), not test.
-        # Spawn strategies would start their worker processes once more for this; one device suffices.
-        spawn = "spawn" in str(cfg.trainer.get("strategy", ""))
-        validator = make_trainer(cfg, [], OmegaConf.create({}), devices=1, num_nodes=1, strategy="auto",
-                                 enable_progress_bar=False) if spawn else trainer
-        validator.validate(blackbox, datamodule=data, verbose=False)
-        metrics.update({k: float(v) for k, v in validator.callback_metrics.items() if k.startswith("val/")})
-    if cfg.get("test", True):
-        trainer.test(blackbox, datamodule=data, verbose=False)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
-    if not trainer.is_global_zero:
-        return metrics
 
-    # 4–5. fit the explainer (a no-op for post-hoc ones) and explain the test set (rank 0 only).
-    folder.stage = "explanation"
-    if explainer is not None:
-        blackbox = blackbox.to(_explain_device(cfg)).eval()
-        explained = stages.explain_test_set(cfg, data, blackbox, explainer, _trainer_factory(cfg, loggers), ood)
-        if ood is not None:
-            meta = ood.meta
-            folder.record("ood_dataset", meta.name)
-        folder.stage = "evaluation"
-        # 6. evaluate: ground truth, faithfulness, timing, method-specific scores, robustness.
-        scores, curves = stages.evaluate_explanations(explained, meta, blackbox, cfg)
-        metrics.update(scores)
-        extra = explainer.explanation_metrics(explained.x, explained.target.to(explained.x.device), meta)
-        metrics.update({f"explain/{k}": v for k, v in extra.items()})
-        metrics.update(stages.sanity_checks(sanity, explained, blackbox, explainer))
-        metrics.update(stages.reference_ig(cfg, explained, meta, blackbox, explainer))
-        if getattr(explainer, "best_ckpt_path", None):  # reuse it with explainer.ckpt_path=…
-            folder.record("explainer_checkpoint", explainer.best_ckpt_path)
-        # 7. narrate the salient regions.
-        narrator = stages.build_narrator(cfg, data, explainer, blackbox)
-        narratives: list[dict] = []
-        if narrator is not None:
-            text_metrics, narratives = stages.narrate_samples(narrator, explained, meta, cfg)
-            metrics.update(text_metrics)
-        metrics.update(stages.robustness_study(cfg, explained, meta, blackbox, explainer, narrator))
-        folder.stage = "report"
-        # 8. report: saliency.npz, curves, narratives, figures (also sent to the loggers).
-        figures = write_explanation_report(cfg, folder, explained, meta, curves, narratives, loggers)
-        own = explainer.figures(explained.x, explained.target, meta, folder.path / "figures")
-        folder.record("figures", [str(p) for p in figures + own])
-        log_figures(loggers, own)
+def _report(cfg: DictConfig, folder: RunFolder, loggers: list, run: Run, explanation: Explanation, scores,
+            narration: Narration) -> None:
+    """Step 8: saliency.npz, curves, narratives and figures (also sent to the loggers), the explainer's own figures."""
+    figures = write_explanation_report(folder, explanation, scores, narration, loggers, int(cfg.get("n_figures", 3)),
+                                       run.evaluator.save_saliency)
+    test = explanation.test
+    own = run.explainer.figures(test.x, test.target, test.meta, folder.path / "figures")
+    folder.record("figures", [str(p) for p in figures + own])
+    log_figures(loggers, own)
+    if run.explainer.best_ckpt_path:  # reuse it with explainer.ckpt_path=…
+        folder.record("explainer_checkpoint", run.explainer.best_ckpt_path)
+
+
+def finish(cfg: DictConfig, folder: RunFolder, loggers: list, metrics: dict, run: Run) -> dict:
+    """The optimized metric checked, metrics.json written last, the metrics sent to the loggers, the summary."""
     folder.stage = "final checks"
+    metric = cfg.get("optimized_metric")
     if metric and metric not in metrics:
         raise KeyError(f"optimized_metric={metric!r} is not among the run's metrics: {sorted(metrics)}; "
                        "pick one of them or set optimized_metric=null.")
     folder.write_metrics(metrics)
+    # Sent at the end, with the final metrics: a CSV logger touched before a spawn strategy's workers start
+    # breaks its header in them (Lightning's writer then holds no keys for the file they append to).
+    log_hyperparameters(loggers, OmegaConf.to_container(_without_hydra(cfg), resolve=True), run.blackbox)
+    log_metrics(loggers, metrics)
+    meta = run.eval_data.meta if run.eval_data is not None else run.data.meta
     print_summary(metrics, title=f"{cfg.task_name}: {meta.name} / {cfg.model.get('name', '')}",
-                  headline=getattr(explainer, "name", None))
+                  headline=run.explainer.name if run.explainer is not None else None)
     print_highlights(folder.extra)
     log.info("run folder: %s", folder.path)
     return metrics
@@ -147,7 +155,7 @@ def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
 
 def preflight(cfg: DictConfig) -> None:
     """Check the options and files the run will need, so a bad one fails in seconds, not after training:
-    checkpoints are read (safely) now, trainer numbers must be numbers."""
+    checkpoints are read (safely) now, trainer numbers must be numbers, the optimized metric must be produced."""
     for key in ("max_epochs", "min_epochs", "max_steps", "check_val_every_n_epoch", "log_every_n_steps",
                 "accumulate_grad_batches"):
         value = cfg.trainer.get(key)
@@ -167,34 +175,45 @@ def preflight(cfg: DictConfig) -> None:
     explainer = cfg.get("explainer") or {}
     if explainer.get("ckpt_path"):
         safe_load(explainer.ckpt_path, "explainer.ckpt_path")
+    metric = cfg.get("optimized_metric")
+    if metric and str(metric).startswith("test/") and not cfg.get("test", True):
+        raise ValueError(f"optimized_metric={metric} needs the test stage, but test=false; set "
+                         "optimized_metric=null (or a val/ or explain/ metric) or drop test=false.")
 
 
-def load_blackbox_weights(blackbox: L.LightningModule, ckpt_path: str,
-                          option: str = "model.ckpt_path") -> L.LightningModule:
-    """Load a Lightning checkpoint's weights into `blackbox` without running code (`safe_load`); a wrong path, a
-    foreign or unsafe file, or another architecture fails clearly."""
-    state = safe_load(ckpt_path, option)
+def ood_data(cfg: DictConfig, meta):
+    """The dataset an explainer with `ood_dataset` is evaluated on (None without one): that option of the `dataset`
+    group composed by Hydra, with the run's dataset settings it shares (sizes, seed, cache) and the explainer's
+    `ood_overrides` on top; written to the run config as `ood_dataset`."""
+    explainer = cfg.get("explainer") or {}
+    name = explainer.get("ood_dataset")
+    if not name:
+        return None
     try:
-        blackbox.load_state_dict(state["state_dict"])
-    except RuntimeError as err:
-        raise ValueError(f"checkpoint {ckpt_path} does not fit model={type(blackbox.backbone).__name__} with these "
-                         f"settings; use the model/dataset config it was trained with. ({str(err)[:300]})") from err
-    return blackbox.eval()
+        node = compose_option("dataset", str(name))
+    except ValueError as err:
+        raise ValueError(f"explainer.ood_dataset={err}") from None
+    shared = {k: cfg.dataset[k] for k in node if k in cfg.dataset and k not in ("_target_", "name", "path")}
+    with open_dict(cfg):
+        cfg.ood_dataset = OmegaConf.merge(node, shared, explainer.get("ood_overrides") or {})  # resolved in cfg
+    ood = instantiate(cfg.ood_dataset)
+    ood.prepare_data()
+    ood.setup("test")
+    got = (ood.meta.n_channels, ood.meta.seq_len)
+    if got != (meta.n_channels, meta.seq_len):
+        raise ValueError(f"explainer.ood_dataset={name} has [C, T] = {list(got)} but the black box and explainer "
+                         f"were built for {[meta.n_channels, meta.seq_len]}; OOD evaluation needs data of the "
+                         "same shape (another split, noise level or file: explainer.ood_overrides).")
+    return ood
 
 
-def _explain_device(cfg: DictConfig) -> torch.device:
-    accel = str(cfg.trainer.get("accelerator", "auto"))
-    use_gpu = torch.cuda.is_available() and accel in ("auto", "gpu", "cuda")
-    return torch.device("cuda" if use_gpu else "cpu")
+def _has_target(node) -> bool:
+    return bool(node) and "_target_" in node
 
 
-def _trainer_factory(cfg: DictConfig, loggers: list):
-    """Trainers for explainers that learn: the run's trainer config, their own checkpoints folder."""
-
-    def factory(subdir: str = "explainer_checkpoints", monitor: str | None = "val/loss", mode: str = "min",
-                **overrides):
-        return make_trainer(cfg, loggers, explainer_callbacks(cfg, subdir, monitor, mode), **overrides)
-
-    return factory
+def _without_hydra(cfg: DictConfig) -> DictConfig:
+    return OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
 
 
+def _resolved_yaml(cfg: DictConfig) -> str:
+    return OmegaConf.to_yaml(_without_hydra(cfg), resolve=True)

@@ -31,3 +31,22 @@ def test_explain_rejects_bad_input(tiny):
         explain(model, np.zeros(T))
     with pytest.raises(ValueError, match="integrated_gradients"):
         explain(model, np.zeros((C, T)), method="lime")
+
+
+def test_every_explainer_config_is_reachable_from_python():
+    """`explain` composes the `explainer` group: each option there (TimeSAE included) builds, none other does."""
+    from pathlib import Path
+
+    from tsexplain.explain.api import build_explainer, methods
+    from tsexplain.explain.base import Explainer
+    from tsexplain.explain.timesae.explainer import TimeSAEExplainer
+
+    conf = Path(__file__).resolve().parents[2] / "conf" / "explainer"
+    assert set(methods()) == {p.stem for p in conf.glob("*.yaml")} - {"none"}
+    for method in methods():
+        assert isinstance(build_explainer(method), Explainer), method
+    sae = build_explainer("timesae_topk", max_epochs=2)
+    assert isinstance(sae, TimeSAEExplainer) and sae.max_epochs == 2
+    assert sae.module_factory.keywords["sparsity"].func.__name__ == "TopK"
+    with pytest.raises(ValueError, match="no option 'widht'"):
+        build_explainer("occlusion", widht=3)

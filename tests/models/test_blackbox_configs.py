@@ -7,13 +7,19 @@ from pathlib import Path
 import hydra
 import pytest
 import torch
-from omegaconf import OmegaConf
+from hydra import compose, initialize_config_dir
 
 from tsexplain.data.meta import DataMeta
 from tsexplain.models.blackbox import BlackBox
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "model"
 NAMES = ["resnet", "transformer2d", "resnet_tf", "transformer", "lstm", "dlinear", "patchtst", "itransformer"]
+
+
+def _model_cfg(name: str):
+    """conf/model/<name>.yaml composed by Hydra (its optimizer, scheduler and loss come from its defaults list)."""
+    with initialize_config_dir(str(CONF.parent), version_base="1.3"):
+        return compose(f"model/{name}").model
 
 
 def test_every_model_config_is_tested():
@@ -24,7 +30,7 @@ def test_every_model_config_is_tested():
 def test_config_builds_blackbox_and_trains_one_step(name):
     torch.manual_seed(0)
     meta = DataMeta(name="toy", task="multiclass", n_channels=3, seq_len=50, n_outputs=4)
-    model = hydra.utils.instantiate(OmegaConf.load(CONF / f"{name}.yaml"), meta=meta)
+    model = hydra.utils.instantiate(_model_cfg(name), meta=meta)
     assert isinstance(model, BlackBox)
     assert model.hparams.name == name
     batch = {"x": torch.randn(8, 3, 50), "y": torch.randint(0, 4, (8,))}
@@ -41,7 +47,7 @@ def test_config_builds_blackbox_and_trains_one_step(name):
 
 def test_timex_config_is_the_freqshapes_setting():
     meta = DataMeta(name="freqshapes", task="multiclass", n_channels=1, seq_len=50, n_outputs=4)
-    model = hydra.utils.instantiate(OmegaConf.load(CONF / "transformer.yaml"), meta=meta)
+    model = hydra.utils.instantiate(_model_cfg("transformer"), meta=meta)
     assert model.loss_name == "poly1"
     assert model.hparams.weight_decay == 0.1 and model.hparams.lr == 1e-3
     assert abs(model.n_params - 2200) < 70
@@ -52,6 +58,6 @@ def test_timex_config_is_the_freqshapes_setting():
 def test_resnet_tf_config_other_tasks(task, k, y):
     torch.manual_seed(0)
     meta = DataMeta(name="toy", task=task, n_channels=2, seq_len=37, n_outputs=k)
-    model = hydra.utils.instantiate(OmegaConf.load(CONF / "resnet_tf.yaml"), meta=meta)
+    model = hydra.utils.instantiate(_model_cfg("resnet_tf"), meta=meta)
     loss = model.training_step({"x": torch.randn(6, 2, 37), "y": y}, 0)
     assert torch.isfinite(loss) and loss > 0

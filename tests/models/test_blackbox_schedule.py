@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 
 from tsexplain.data.datamodule import DictDataset, collate_dict
 from tsexplain.data.meta import DataMeta
+from tsexplain.models import schedules
 from tsexplain.models.backbones.layers import Dropout, attn_dropout
 from tsexplain.models.backbones.timex_transformer import TimeXTransformer
 from tsexplain.models.blackbox import BlackBox, warmup_cosine
@@ -62,7 +63,7 @@ def _fit(tmp_path, max_epochs: int = 4, **kw) -> list[float]:
 
 
 def test_warmup_then_cosine_per_step(tmp_path):
-    lrs = _fit(tmp_path, scheduler="cosine", warmup_epochs=1)
+    lrs = _fit(tmp_path, scheduler=schedules.cosine, warmup_epochs=1)
     assert lrs[0] == pytest.approx(1e-2 / 5)  # step 0: 1/5 of lr (warm-up over the 5 steps of epoch 0)
     assert lrs[4] == pytest.approx(1e-2)  # last warm-up step: the peak
     assert lrs[5] == pytest.approx(1e-2)
@@ -71,13 +72,13 @@ def test_warmup_then_cosine_per_step(tmp_path):
 
 
 def test_cosine_without_warmup_is_the_old_per_epoch_schedule(tmp_path):
-    lrs = _fit(tmp_path, scheduler="cosine")
+    lrs = _fit(tmp_path, scheduler=schedules.cosine)
     assert lrs[:5] == [pytest.approx(1e-2)] * 5  # constant within an epoch, full lr at step 0
     assert lrs[5] == pytest.approx(1e-2 * 0.5 * (1 + torch.cos(torch.tensor(torch.pi / 4)).item()))
 
 
 def test_onecycle_peaks_after_warmup(tmp_path):
-    lrs = _fit(tmp_path, scheduler="onecycle", warmup_epochs=1)
+    lrs = _fit(tmp_path, scheduler=schedules.one_cycle, warmup_epochs=1)
     assert lrs[0] == pytest.approx(1e-2 / 25)  # torch's OneCycleLR default div_factor
     assert max(lrs) == pytest.approx(1e-2, rel=1e-3) and lrs.index(max(lrs)) in (4, 5)
     assert lrs[-1] < 1e-4
@@ -95,7 +96,7 @@ def test_transformer_on_seqcomb_uv_composes_its_specialised_recipe(make_cfg):
     cfg = make_cfg(["model=transformer", "dataset=seqcomb_uv"], tiny=False)
     bb = cfg.model.backbone
     assert (bb.n_layers, bb.dim_feedforward, bb.dropout) == (2, 64, 0.25)  # TimeX's SeqComb-UV size
-    assert cfg.model.warmup_epochs > 0 and cfg.model.scheduler == "cosine"
+    assert cfg.model.warmup_epochs > 0 and cfg.model.scheduler._target_ == "tsexplain.models.schedules.cosine"
     assert cfg.monitor.metric == "val/f1" and cfg.monitor.mode == "max"
     assert cfg.callbacks.early_stopping.monitor == "val/f1"  # early stopping follows the monitor
 

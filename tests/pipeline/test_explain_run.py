@@ -189,21 +189,21 @@ def test_random_explainer_scores_are_finite_and_near_chance(make_cfg):
 
 
 def test_constant_and_zero_maps_score_finite_through_the_stage(make_cfg):
-    """stages.score_saliency on an all-zero map (and a sample with an empty mask): no NaN anywhere."""
-    from tsexplain.stages import Explained, score_saliency
+    """The evaluator's score_map on an all-zero map (and a sample with an empty mask): no NaN anywhere."""
+    from tsexplain.stages import explained_samples
 
     cfg = make_cfg(EX + ["model=resnet"])
     data = instantiate(cfg.dataset)
     data.prepare_data()
     data.setup("fit")
     blackbox = instantiate(cfg.model, meta=data.meta).eval()
-    arrays = data.split_arrays("test")
-    x, y, mask = arrays["x"][:N], arrays["y"][:N], arrays["mask"][:N].clone()
-    mask[0] = False  # one sample without ground truth: skipped, not NaN
-    pred = blackbox(x).argmax(-1)
-    for sal in (torch.zeros_like(x), torch.full_like(x, 0.3)):
-        ex = Explained(x=x, y=y, index=arrays["index"][:N], pred=pred, target=pred, saliency=sal, mask=mask)
-        metrics, curves = score_saliency(sal, ex, data.meta, blackbox, cfg)
+    evaluator = instantiate(cfg.evaluation)
+    test = explained_samples(data, blackbox, N)
+    test.mask = test.mask.clone()
+    test.mask[0] = False  # one sample without ground truth: skipped, not NaN
+    for sal in (torch.zeros_like(test.x), torch.full_like(test.x, 0.3)):
+        scores = evaluator.score_map(sal, test, blackbox)
+        metrics, curves = scores.metrics, scores.curves
         assert metrics["explain/n_scored"] == N - 1
         assert metrics["explain/aup"] == 0.0 and metrics["explain/aur"] == 0.0
         assert all(np.isfinite(v) for v in metrics.values()), metrics
@@ -234,13 +234,25 @@ def test_regression_run_narrates_numbers_without_ground_truth_scores(make_cfg, t
 
 
 def test_figures_use_the_narrators_regions_and_readable_predictions(make_cfg):
+    """The narration step returns the regions each narrative talks about (the narrator's own `regions`, with its
+    region settings and max_regions), and those are what the report draws."""
     from tsexplain.data.meta import DataMeta
-    from tsexplain.report.explanations import narrator_region_kwargs, prediction_text
+    from tsexplain.narrate.narration import narrate
+    from tsexplain.report.explanations import prediction_text
+    from tsexplain.stages import Explanation, TestSet
 
-    template = narrator_region_kwargs(make_cfg(["narrator=template", "narrator.max_regions=2"]))
-    assert template == {"method": "quantile", "q": 0.8, "min_len": 2, "merge_gap": 1, "max_regions": 2}
-    assert narrator_region_kwargs(make_cfg(["narrator=t5", "narrator.template.max_regions=4"]))["max_regions"] == 4
-    assert narrator_region_kwargs(make_cfg(["narrator=none"])) == {}
+    meta = DataMeta(name="toy", task="multiclass", n_channels=1, seq_len=40, n_outputs=2)
+    sal = torch.zeros(2, 1, 40)
+    sal[:, 0, 5:10], sal[:, 0, 20:24], sal[:, 0, 30:33] = 1.0, 0.8, 0.6
+    test = TestSet(x=torch.randn(2, 1, 40), y=torch.zeros(2, dtype=torch.long), index=torch.arange(2), mask=None,
+                   pred=torch.zeros(2, dtype=torch.long), target=torch.zeros(2, dtype=torch.long), meta=meta)
+    template = instantiate(make_cfg(["narrator=template", "narrator.max_regions=2"]).narrator)
+    assert template.region_kwargs == {"method": "quantile", "q": 0.8, "min_len": 2, "merge_gap": 1}
+    narration = narrate(template, Explanation(test, sal), n=2)
+    assert narration.regions == [template.regions(s) for s in sal] and len(narration.regions[0]) == 2
+    t5 = instantiate(make_cfg(["narrator=t5", "narrator.template.max_regions=4", "narrator.d_model=8",
+                               "narrator.d_ff=8", "narrator.num_layers=1", "narrator.num_heads=1"]).narrator)
+    assert t5.regions(sal[0]) == t5.template.regions(sal[0]) and t5.template.max_regions == 4
 
     reg = DataMeta(name="r", task="regression", n_channels=1, seq_len=8, n_outputs=1)
     assert prediction_text(torch.tensor(-0.0409441), reg) == "-0.0409"

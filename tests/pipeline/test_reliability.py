@@ -149,9 +149,9 @@ def test_foreign_checkpoint_through_the_run_fails_before_training(make_cfg, tmp_
     assert (folder / "FAILED").is_file() and not (folder / "checkpoints").exists()
 
 
-@pytest.mark.parametrize("schedule", [["model.scheduler=cosine"], ["model.scheduler=onecycle",
+@pytest.mark.parametrize("schedule", [["model/scheduler=cosine"], ["model/scheduler=onecycle",
                                                                       "model.warmup_epochs=1"],
-                                      ["model.scheduler=cosine", "model.warmup_epochs=1"]],
+                                      ["model/scheduler=cosine", "model.warmup_epochs=1"]],
                          ids=["cosine", "onecycle_warmup", "cosine_warmup"])
 def test_own_checkpoints_load_safely_and_resume(make_cfg, schedule):
     """Every scheduler's checkpoint is weights-only loadable, and Lightning resumes from it with weights_only.
@@ -161,7 +161,7 @@ def test_own_checkpoints_load_safely_and_resume(make_cfg, schedule):
     run(cfg)
     last = Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"
     assert safe_load(last, "resume_from")["epoch"] == 0
-    if "model.scheduler=onecycle" in schedule:
+    if "model/scheduler=onecycle" in schedule:
         return
     resumed = make_cfg([*sched, "trainer.max_epochs=2", "callbacks.early_stopping=null",
                         f"resume_from={last}"], name="resumed")

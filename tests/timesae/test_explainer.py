@@ -191,7 +191,7 @@ def test_topk_variant_anneals_to_k_with_unit_norm_columns(blackbox, dm, tmp_path
     assert sp.anneal_steps == total // 2
     assert sp.k_at(0) == 4 * TOPK_K and sp.k_at(sp.anneal_steps) == TOPK_K
     # the last epoch ran entirely after annealing: its mean training L0 (train-mode k_t) is at most k
-    assert float(trainers[0].callback_metrics["train/l0"]) <= TOPK_K
+    assert float(trainers[0].callback_metrics["timesae/train/l0"]) <= TOPK_K
     x, y, _ = test_split
     assert 0 < ex.concept_metrics(x)["l0"] <= TOPK_K
     for a in ex.module.decoder.atoms:

@@ -15,6 +15,8 @@ import torch
 from scipy.integrate import trapezoid
 from scipy.ndimage import gaussian_filter1d
 
+from tsexplain.utils.tensors import batched
+
 DEFAULT_FRACTIONS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 BASELINES = ("zero", "mean", "blur")
 TASKS = ("multiclass", "multilabel", "regression")
@@ -73,9 +75,11 @@ def _check(x, saliency, fractions, baseline, mode, task) -> np.ndarray:
 
 
 def _forward(model: Callable, x: torch.Tensor, batch_size: int) -> torch.Tensor:
-    outs = [model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-    out = torch.cat([o[0] if isinstance(o, tuple | list) else o for o in outs])
-    return out.reshape(len(x), -1).float()
+    def outputs(xb: torch.Tensor) -> torch.Tensor:
+        o = model(xb)
+        return o[0] if isinstance(o, tuple | list) else o
+
+    return batched(outputs, x, batch_size=batch_size).reshape(len(x), -1).float()
 
 
 def _scores(out, clean_out, target, ref, task) -> tuple[float, float]:
@@ -182,3 +186,30 @@ def deletion_curve(
         "drop_at_20": clean_acc - float(np.interp(0.2, f, acc_arr)),
         f"{key}_auc": _area(f, acc_arr), f"{key}_auc_prob": _area(f, prob_arr),
     }
+
+
+class Faithfulness:
+    """Deletion and insertion curves of a map (`evaluation.faithfulness`), as metrics and the curves behind them:
+    `del_drop20`, `del_auc`, `del_auc_prob`, `ins_auc`, `ins_auc_prob` (the `*_auc` are None for regression)."""
+
+    def __init__(self, enabled: bool = True, fractions: Sequence[float] = DEFAULT_FRACTIONS,
+                 baseline: str = "zero") -> None:
+        self.enabled, self.fractions, self.baseline = enabled, list(fractions), baseline
+        _check(torch.zeros(1, 1, 2), torch.zeros(1, 1, 2), self.fractions, baseline, "deletion", "multiclass")
+
+    def __call__(self, blackbox: Callable, x: torch.Tensor, saliency: torch.Tensor, target: torch.Tensor,
+                 task: str) -> tuple[dict[str, float], dict]:
+        if not self.enabled:
+            return {}, {}
+        metrics: dict[str, float] = {}
+        curves: dict = {}
+        for mode, key in (("deletion", "del"), ("insertion", "ins")):
+            curve = deletion_curve(blackbox, x, saliency.to(x.device), target=target, fractions=self.fractions,
+                                   baseline=self.baseline, mode=mode, task=task)
+            curves[mode] = curve
+            if mode == "deletion":
+                metrics["del_drop20"] = float(curve["drop_at_20"])
+            for name in (f"{key}_auc", f"{key}_auc_prob"):
+                if curve.get(name) is not None:
+                    metrics[name] = float(curve[name])
+        return metrics, curves

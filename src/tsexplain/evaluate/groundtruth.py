@@ -13,13 +13,17 @@ Both min–max normalise each sample's (C×T) map first (no absolute value), so 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from sklearn.metrics import auc, average_precision_score, precision_recall_curve
 
+from tsexplain.utils.tensors import minmax_per_sample  # noqa: F401 - each sample's map to [0, 1], constant → 0
+
 ArrayLike = np.ndarray | torch.Tensor
+log = logging.getLogger(__name__)
 
 
 def _to_numpy(a: ArrayLike | Sequence) -> np.ndarray:
@@ -28,13 +32,6 @@ def _to_numpy(a: ArrayLike | Sequence) -> np.ndarray:
     return np.asarray(a)
 
 
-def minmax_per_sample(saliency: np.ndarray) -> np.ndarray:
-    """Min–max normalise each sample's map over all of (C, T) to [0, 1]; a constant map becomes all zeros."""
-    flat = saliency.reshape(len(saliency), -1).astype(np.float64)
-    lo = flat.min(axis=1, keepdims=True)
-    span = flat.max(axis=1, keepdims=True) - lo
-    out = np.divide(flat - lo, span, out=np.zeros_like(flat), where=span > 0)
-    return out.reshape(saliency.shape)
 
 
 def _validate(saliency, mask, labels, scored_classes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -130,3 +127,22 @@ def gt_scores_pooled(
     s, m, counts = _select(saliency, mask, labels, scored_classes)
     auprc, aup, aur = _pr_areas(m.reshape(-1), s.reshape(-1))
     return {"pooled_auprc": auprc, "pooled_aup": aup, "pooled_aur": aur, "n_scored": counts["n_scored"]}
+
+
+class GroundTruth:
+    """Ground-truth scores of a map (`evaluation.ground_truth`): both definitions above, for tasks whose masks are
+    per class (`Task.scores_ground_truth`), over the samples with a scored class and a non-empty mask."""
+
+    def __call__(self, saliency: torch.Tensor, mask: torch.Tensor | None, labels: torch.Tensor, task,
+                 scored_classes: Sequence[int] | None = None) -> dict[str, float]:
+        if mask is None or not task.scores_ground_truth:
+            return {}
+        y = _to_numpy(labels).reshape(-1)
+        m = _to_numpy(mask)
+        if not any(m[i].any() and (scored_classes is None or int(y[i]) in scored_classes) for i in range(len(y))):
+            log.warning("no explained sample has a scored class and a non-empty mask: ground-truth metrics skipped")
+            return {}
+        s = _to_numpy(saliency)
+        per = gt_scores_per_sample(s, m, y, scored_classes)
+        pooled = gt_scores_pooled(s, m, y, scored_classes)
+        return {k: float(v) for k, v in {**per, **pooled}.items()}

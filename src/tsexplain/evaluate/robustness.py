@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -41,3 +41,26 @@ def deltas_vs_clean(
             if k in clean and isinstance(v, int | float) and isinstance(clean[k], int | float)
         }
     return out
+
+
+class Robustness:
+    """The robustness study (`evaluation.robustness_sigmas`): re-explain the inputs under Gaussian noise σ and report
+    each score's change against σ = 0 as `robust/sigma<σ>/delta_<score>`."""
+
+    def __init__(self, sigmas: Sequence[float] = (), seed: int = 0) -> None:
+        if any(float(s) < 0 for s in sigmas):
+            raise ValueError(f"evaluation.robustness_sigmas={list(sigmas)} must all be ≥ 0.")
+        self.sigmas, self.seed = [float(s) for s in sigmas], int(seed)
+
+    def __call__(self, x: torch.Tensor, score: Callable[[torch.Tensor], Mapping[str, float]]) -> dict[str, float]:
+        """`score(noisy_x)` re-explains and scores the noisy inputs; its metrics per σ become deltas."""
+        if not self.sigmas:
+            return {}
+        by_sigma = {sigma: dict(score(perturb(x, sigma, seed=self.seed))) for sigma in [0.0, *self.sigmas]}
+        out = {}
+        for sigma, deltas in deltas_vs_clean(by_sigma).items():
+            if sigma == 0:
+                continue
+            for k, v in deltas.items():
+                out[f"robust/sigma{sigma:g}/delta_{k.split('/', 1)[-1]}"] = v
+        return out

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from tslearn.metrics import dtw_path
 
+from tsexplain.utils.tensors import minmax_per_sample
+
 Align = Literal["dtw", "none"]
 
 
@@ -21,8 +23,7 @@ def warmup() -> None:
 
 
 def _minmax(v: np.ndarray) -> np.ndarray:
-    span = v.max() - v.min()
-    return (v - v.min()) / span if span > 0 else np.zeros_like(v)
+    return minmax_per_sample(v[None])[0]
 
 
 def dtw_time_path(moving: np.ndarray, reference: np.ndarray, radius: int | None) -> list[tuple[int, int]]:

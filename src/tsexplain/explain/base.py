@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import lightning as L
 import torch
 from torch import nn
 
-TrainerFactory = Callable[..., L.Trainer]
+from tsexplain.utils.tensors import default_target
+
+
+class TrainerFactory(Protocol):
+    """How an explainer that learns gets its Trainer: the run's trainer settings, loggers and callbacks, with
+    checkpoints and early stopping on `monitor` (None: no validation data, keep the last checkpoint)."""
+
+    def __call__(self, *, max_epochs: int, monitor: str | None = "val/loss", mode: str = "min") -> L.Trainer: ...
 
 
 class Explainer:
@@ -26,6 +33,11 @@ class Explainer:
     #: Model config names that provide what `requires` asks for, for the error message.
     supported_models: tuple[str, ...] = ()
     name: str = "explainer"
+    #: Whether `maps(x, target)` returns component maps (fusion's Grad-CAM and rollout, TimeSAE's other readings),
+    #: each scored and saved beside the headline map.
+    has_maps: bool = False
+    #: The checkpoint of what the explainer learned (None for post-hoc explainers): reuse it with explainer.ckpt_path.
+    best_ckpt_path: str | None = None
 
     def __init__(self, batch_size: int = 64) -> None:
         self.batch_size = batch_size
@@ -83,6 +95,10 @@ class Explainer:
         """One batch; subclasses implement this."""
         raise NotImplementedError
 
+    def maps(self, x: torch.Tensor, target: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Component maps `{name: [B, C, T]}` (only when `has_maps`)."""
+        return {}
+
     # -- method-specific report (optional) -----------------------------------------------------------
     def explanation_metrics(self, x: torch.Tensor, target: torch.Tensor, meta) -> dict[str, float]:
         """Scores only this method can give (TimeSAE: F_x, ε_cf, L0, …), written as `explain/<key>`."""
@@ -92,10 +108,7 @@ class Explainer:
         """Figures only this method can draw (TimeSAE: concepts over training, a counterfactual)."""
         return []
 
-    @torch.no_grad()
     def predict_target(self, x: torch.Tensor) -> torch.Tensor:
-        """The class to explain when none is given: the prediction (argmax); output 0 for regression."""
-        if getattr(self.blackbox, "task", "multiclass") == "regression":
-            return torch.zeros(len(x), dtype=torch.long, device=x.device)
-        out = torch.cat([self.blackbox(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)])
-        return out.argmax(-1)
+        """The class to explain when none is given: the black box's task decides (the prediction; output 0 for
+        regression)."""
+        return default_target(self.blackbox, x, self.batch_size)

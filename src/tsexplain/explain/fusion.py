@@ -29,9 +29,10 @@ from torch import nn
 from tsexplain.explain.align import Align, align_maps
 from tsexplain.explain.base import Explainer, TrainerFactory
 from tsexplain.explain.gradcam import GradCAM
-from tsexplain.explain.learned_fusion import LearnedFusion
+from tsexplain.explain.learned_fusion import MONITOR, LearnedFusion
 from tsexplain.explain.rollout import AttentionRollout
 from tsexplain.models.backbones.base import HasAttention, HasGradCamLayer
+from tsexplain.utils.tensors import frozen, minmax_per_sample
 
 Fusion = Literal["multiply", "mean", "weighted", "max", "geometric", "concat", "learned"]
 FIXED_FUSIONS = ("multiply", "mean", "weighted", "max", "geometric", "concat")
@@ -39,11 +40,7 @@ FIXED_FUSIONS = ("multiply", "mean", "weighted", "max", "geometric", "concat")
 
 def minmax(m: torch.Tensor, constant: float = 0.0, eps: float = 1e-12) -> torch.Tensor:
     """Per-sample min–max over `[C, T]` to [0, 1]; a constant sample becomes `constant` everywhere (not NaN)."""
-    flat = m.reshape(len(m), -1)
-    lo, hi = flat.min(1, keepdim=True).values, flat.max(1, keepdim=True).values
-    span = hi - lo
-    out = torch.where(span > eps, (flat - lo) / span.clamp_min(eps), torch.full_like(flat, constant))
-    return out.reshape(m.shape)
+    return minmax_per_sample(m, constant, eps)
 
 
 def fuse(gradcam: torch.Tensor, rollout: torch.Tensor, fusion: str = "multiply", alpha: float = 0.5) -> torch.Tensor:
@@ -61,7 +58,8 @@ def fuse(gradcam: torch.Tensor, rollout: torch.Tensor, fusion: str = "multiply",
     raise ValueError(f"fusion={fusion!r} is unknown; use one of {', '.join(FIXED_FUSIONS)}, learned.")
 
 
-def _default_trainer(max_epochs: int) -> L.Trainer:
+def _default_trainer(*, max_epochs: int, monitor: str | None = None, mode: str = "min") -> L.Trainer:
+    """A CPU Trainer without logger or checkpoints, for use outside a run (the pipeline passes its own factory)."""
     return L.Trainer(max_epochs=max_epochs, accelerator="cpu", devices=1, logger=False,
                      enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
 
@@ -70,6 +68,7 @@ class FusionExplainer(Explainer):
     """Grad-CAM × attention rollout on a dual-branch model (`model=resnet_tf`); see the module docstring."""
 
     name = "fusion"
+    has_maps = True
     requires = (HasGradCamLayer, HasAttention)
     supported_models = ("resnet_tf",)
 
@@ -129,20 +128,14 @@ class FusionExplainer(Explainer):
         return clone
 
     def train_learned(self, blackbox: nn.Module, datamodule, trainer_factory: TrainerFactory | None = None):
-        """Fit the 1×1 fusion on the train split (val split, when there is one, logs `val/loss` for callbacks)
+        """Fit the 1×1 fusion on the train split (val split, when there is one, logs `fusion/val/loss` for callbacks)
         with the black box frozen, then restore its `requires_grad` flags and device."""
-        flags = [p.requires_grad for p in blackbox.parameters()]
-        device = next(blackbox.parameters(), torch.empty(0)).device
-        blackbox.eval().requires_grad_(False)
-        try:
+        with frozen(blackbox):
             self.learned.bind(blackbox, self.input_maps)
-            trainer = (trainer_factory or _default_trainer)(max_epochs=self.max_epochs)
             val = datamodule.val_dataloader() if hasattr(datamodule, "val_dataloader") else None
+            trainer = (trainer_factory or _default_trainer)(max_epochs=self.max_epochs,
+                                                            monitor=MONITOR if val is not None else None)
             trainer.fit(self.learned, train_dataloaders=datamodule.train_dataloader(), val_dataloaders=val)
-        finally:
-            for p, f in zip(blackbox.parameters(), flags, strict=True):
-                p.requires_grad_(f)
-            blackbox.to(device).eval()
         self.learned.eval()
         self.trained = True
         return self

@@ -17,6 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tsexplain.tasks import Regression, task_of
+from tsexplain.utils.tensors import default_target
+
+#: Its training logs `fusion/train/...`, `fusion/val/...`, apart from the black box's own `train/` and `val/` keys.
+LOG_NAMESPACE = "fusion"
+MONITOR = f"{LOG_NAMESPACE}/val/loss"
+
 MapFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -57,11 +64,10 @@ class LearnedFusion(L.LightningModule):
 
     def _score(self, x: torch.Tensor, target: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         out = self._bound["blackbox"](x)
-        task = getattr(self._bound["blackbox"], "task", "multiclass")
-        if task == "regression":
+        task = task_of(self._bound["blackbox"])
+        if isinstance(task, Regression):  # no probability: closeness to the clean output
             return 1 - torch.tanh((out - ref).abs()).gather(1, target[:, None])[:, 0]
-        prob = out.sigmoid() if task == "multilabel" else out.softmax(-1)
-        return prob.gather(1, target[:, None])[:, 0]
+        return task.probabilities(out).gather(1, target[:, None])[:, 0]
 
     def objective(self, x: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         """Insertion, deletion and area terms and their sum `loss` for one batch."""
@@ -78,17 +84,13 @@ class LearnedFusion(L.LightningModule):
         terms["loss"] = terms["insertion"] + terms["deletion"] + self.hparams.area_weight * terms["area"]
         return terms
 
-    @torch.no_grad()
     def _target(self, x: torch.Tensor) -> torch.Tensor:
-        bb = self._bound["blackbox"]
-        if getattr(bb, "task", "multiclass") == "regression":
-            return torch.zeros(len(x), dtype=torch.long, device=x.device)
-        return bb(x).argmax(-1)
+        return default_target(self._bound["blackbox"], x, len(x))
 
     def _step(self, batch: dict, stage: str) -> torch.Tensor:
         x = batch["x"].float()
         terms = self.objective(x, self._target(x))
-        self.log_dict({f"{stage}/{k}": v for k, v in terms.items()}, on_step=False, on_epoch=True,
+        self.log_dict({f"{LOG_NAMESPACE}/{stage}/{k}": v for k, v in terms.items()}, on_step=False, on_epoch=True,
                       batch_size=len(x))
         return terms["loss"]
 

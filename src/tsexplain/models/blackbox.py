@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import lightning as L
@@ -12,51 +11,34 @@ import torchmetrics as tm
 from torch import nn
 
 from tsexplain.data.meta import DataMeta
+from tsexplain.models.schedules import Schedule, cosine
+from tsexplain.models.schedules import warmup_cosine as warmup_cosine  # re-exported: tests and callers use it
+from tsexplain.tasks import Loss, task_for
 
 
-def poly1_cross_entropy(logits: torch.Tensor, y: torch.Tensor, epsilon: float = 1.0) -> torch.Tensor:
+def poly1(logits: torch.Tensor, y: torch.Tensor, epsilon: float = 1.0) -> torch.Tensor:
     """Poly-1 loss (Leng et al. 2022), CE + ε(1 − p_true), as used by TimeX's black boxes."""
     ce = F.cross_entropy(logits, y)
     pt = logits.softmax(-1).gather(1, y[:, None]).squeeze(1)
     return ce + epsilon * (1 - pt).mean()
 
 
-def task_metrics(meta: DataMeta, prefix: str) -> tm.MetricCollection:
-    """torchmetrics for the task; one collection per split (never shared across splits)."""
-    if meta.task == "multiclass":
-        k = meta.n_outputs
-        metrics = {
-            "acc": tm.Accuracy(task="multiclass", num_classes=k),
-            "f1": tm.F1Score(task="multiclass", num_classes=k, average="macro"),
-            "auroc": tm.AUROC(task="multiclass", num_classes=k),
-        }
-    elif meta.task == "multilabel":
-        k = meta.n_outputs
-        metrics = {
-            "acc": tm.Accuracy(task="multilabel", num_labels=k),
-            "f1": tm.F1Score(task="multilabel", num_labels=k, average="macro"),
-            "auroc": tm.AUROC(task="multilabel", num_labels=k, average="macro"),
-        }
-    else:
-        metrics = {
-            "mse": tm.MeanSquaredError(),
-            "mae": tm.MeanAbsoluteError(),
-            "rmse": tm.MeanSquaredError(squared=False),
-            "r2": tm.R2Score(multioutput="uniform_average"),
-        }
-    return tm.MetricCollection(metrics, prefix=f"{prefix}/")
+poly1_cross_entropy = poly1
 
 
-SCHEDULERS = (None, "none", "cosine", "onecycle")
+def _name(fn: Callable) -> str:
+    """A loss's name for logs: the function behind a partial."""
+    fn = getattr(fn, "func", fn)
+    return getattr(fn, "__name__", type(fn).__name__)
 
 
-def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
-    """lr multiplier at optimiser step `step`: linear warm-up (1/w, 2/w, …, 1) over `warmup_steps`, then cosine
-    from 1 to 0 at `total_steps`."""
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    rest = max(1, total_steps - warmup_steps)
-    return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup_steps) / rest)))
+def _object(value, option: str, choices: str):
+    """A config object, refusing the names the former string switches took (`model.scheduler=onecycle`)."""
+    if isinstance(value, str):
+        raise ValueError(f"model.{option}={value!r} is a name; it is an object chosen by its config group now: "
+                         f"model/{option}={choices} (conf/model/{option}/), e.g. `python run.py model/{option}="
+                         f"{choices.split('|')[0]}`.")
+    return value
 
 
 # Shortest series any backbone is built for: the models pad or clip shorter inputs silently, so T=1 would "run".
@@ -75,19 +57,19 @@ class BlackBox(L.LightningModule):
         self,
         backbone: Callable[..., nn.Module],
         meta: DataMeta,
+        optimizer: Callable[..., torch.optim.Optimizer] = torch.optim.AdamW,
+        scheduler: Schedule | None = cosine,
+        loss: Loss | None = None,
         lr: float = 1e-3,
         weight_decay: float = 1e-2,
-        loss: str = "ce",
-        scheduler: str | None = "cosine",
         warmup_epochs: float = 0.0,
         ckpt_path: str | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__()
-        if loss not in ("ce", "poly1", "bce", "mse"):
-            raise ValueError(f"model.loss={loss!r} is unknown; use one of ce, poly1, bce, mse.")
-        if scheduler not in SCHEDULERS:
-            raise ValueError(f"model.scheduler={scheduler!r} is unknown; use cosine, onecycle or null.")
+        self.optimizer_factory = _object(optimizer, "optimizer", "adamw|sgd")
+        self.schedule = _object(scheduler, "scheduler", "cosine|onecycle|constant")
+        loss = _object(loss, "loss", "ce|poly1")
         if warmup_epochs < 0:
             raise ValueError(f"model.warmup_epochs={warmup_epochs} must be >= 0.")
         if meta.seq_len < MIN_SEQ_LEN:
@@ -95,18 +77,17 @@ class BlackBox(L.LightningModule):
                              f"{MIN_SEQ_LEN} (with one step there is no time axis to learn from or to explain, and "
                              "the scores would be meaningless). Give longer series, or put the features on the "
                              "channel axis as (N, C, T) with T >= 2.")
-        self.save_hyperparameters(ignore=["backbone", "meta"])
+        # The partials stay out of the checkpoint (SAFE_GLOBALS: no functools.partial); the run config has them.
+        self.save_hyperparameters(ignore=["backbone", "meta", "optimizer", "scheduler", "loss"])
         self.meta = meta
-        self.task = meta.task
+        self.task = task_for(meta)
         self.backbone = backbone(in_channels=meta.n_channels, seq_len=meta.seq_len, n_outputs=meta.n_outputs)
-        if meta.task == "multilabel" and loss in ("ce", "poly1"):
-            loss = "bce"
-        if meta.task == "regression":
-            loss = "mse"
-        self.loss_name = loss
-        self.train_metrics = task_metrics(meta, "train")
-        self.val_metrics = task_metrics(meta, "val")
-        self.test_metrics = task_metrics(meta, "test")
+        self.loss_fn = self.task.loss(loss)
+        self.loss_name = _name(self.loss_fn)
+        self.train_metrics = self.task.metrics("train")
+        self.val_metrics = self.task.metrics("val")
+        self.test_metrics = self.task.metrics("test")
+        self._resumed_schedule: dict | None = None
 
     @property
     def n_params(self) -> int:
@@ -116,25 +97,12 @@ class BlackBox(L.LightningModule):
         return self.backbone(x)
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if self.loss_name == "ce":
-            return F.cross_entropy(out, y)
-        if self.loss_name == "poly1":
-            return poly1_cross_entropy(out, y)
-        if self.loss_name == "bce":
-            return F.binary_cross_entropy_with_logits(out, y.float())
-        return F.mse_loss(out, y.float().reshape(out.shape))
-
-    def _metric_inputs(self, out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.task == "multiclass":
-            return out.softmax(-1), y
-        if self.task == "multilabel":
-            return out.sigmoid(), y.long()
-        return (out.squeeze(-1), y.float().squeeze(-1)) if out.shape[-1] == 1 else (out, y.float())
+        return self.loss_fn(out, y)
 
     def _step(self, batch: dict, metrics: tm.MetricCollection, stage: str) -> torch.Tensor:
         out = self(batch["x"])
         loss = self.loss(out, batch["y"])
-        metrics.update(*self._metric_inputs(out.detach(), batch["y"]))
+        metrics.update(*self.task.metric_inputs(out.detach(), batch["y"]))
         self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_epoch=True, on_step=False,
                  batch_size=len(out), sync_dist=stage != "train")
         return loss
@@ -164,25 +132,37 @@ class BlackBox(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_epoch(self.test_metrics)
 
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Resuming (`resume_from`): keep the checkpoint's scheduler state to check it against this fit."""
+        schedulers = checkpoint.get("lr_schedulers") or []
+        self._resumed_schedule = schedulers[0] if schedulers else None
+
     def configure_optimizers(self):
-        """AdamW; `scheduler=cosine` anneals per epoch to 0 at `max_epochs` (with `warmup_epochs > 0`: per step,
-        linear warm-up then cosine); `onecycle` is torch's OneCycleLR peaking at `lr` after `warmup_epochs`
-        (default 30 % of training). Schedules end at `trainer.max_epochs`, whether or not early stopping ends
-        training first."""
+        """`model.optimizer` over all parameters with `lr` and `weight_decay`, and `model.scheduler` (a
+        `schedules.Schedule`) over `trainer.max_epochs`."""
         hp = self.hparams
-        opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        if hp.scheduler in (None, "none") or self._trainer is None or not self.trainer.max_epochs:
+        opt = self.optimizer_factory(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        if self.schedule is None or self._trainer is None or not self.trainer.max_epochs:
             return opt
         epochs = max(1, self.trainer.max_epochs)
-        warmup = hp.get("warmup_epochs", 0.0) or 0.0
-        if hp.scheduler == "cosine" and not warmup:
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
         total = max(1, int(self.trainer.estimated_stepping_batches))
-        if hp.scheduler == "onecycle":
-            pct = min(0.99, warmup / epochs) if warmup else 0.3
-            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp.lr, total_steps=total, pct_start=pct)
-        else:
-            w = max(1, round(warmup * total / epochs))
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: warmup_cosine(step, w, total))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        sched = self.schedule(opt, lr=hp.lr, epochs=epochs, total_steps=total,
+                              warmup_epochs=hp.get("warmup_epochs", 0.0) or 0.0)
+        if sched is None:
+            return opt
+        self._check_resumable(sched["scheduler"], total)
+        return {"optimizer": opt, "lr_scheduler": sched}
+
+    def _check_resumable(self, scheduler, total: int) -> None:
+        """A OneCycle schedule cannot be stretched: resuming it with another `trainer.max_epochs` would step past
+        its end (torch raises mid-training). Refuse before the first step, saying what to do."""
+        saved = self._resumed_schedule or {}
+        if not isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR) or "total_steps" not in saved:
+            return
+        if int(saved["total_steps"]) != total:
+            raise ValueError(
+                f"resume_from: the checkpoint's OneCycle schedule spans {saved['total_steps']} steps, but this run "
+                f"has {total} (trainer.max_epochs={self.trainer.max_epochs}); OneCycle fixes its length when it "
+                "starts, so it cannot continue to another max_epochs. Fix: resume with the first run's "
+                "trainer.max_epochs, or train afresh with the new one (drop resume_from), or use "
+                "model/scheduler=cosine, which restarts its annealing from the checkpoint's epoch.")

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from transformers import AutoTokenizer, ByT5Tokenizer, T5Config, T5ForConditionalGeneration
 
 from tsexplain.data.meta import DataMeta
+from tsexplain.narrate.base import Narrator
 from tsexplain.narrate.regions import Region
 from tsexplain.narrate.templates import Prediction, TemplateNarrator, _to_numpy, prediction_label, region_fields
 
@@ -48,7 +49,7 @@ class T5NarratorModule(L.LightningModule):
         return torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
 
 
-class T5Narrator:
+class T5Narrator(Narrator):
     """Regions → sentence by a (tiny, trained-here or local pretrained) T5; falls back to the template sentence.
 
     `fallbacks` counts texts where the generation was empty or named none of the regions' channels, and
@@ -61,7 +62,8 @@ class T5Narrator:
                  dropout: float = 0.0, source_format: str = DEFAULT_SOURCE_FORMAT, max_source_len: int = 512,
                  max_new_tokens: int = 256, max_steps: int = 300, lr: float = 1e-3, batch_size: int = 16,
                  accelerator: str = "auto", seed: int = 0, fit_samples: int = 512) -> None:
-        self.fit_samples = fit_samples  # training-split maps the pipeline trains on (see stages.build_narrator)
+        self.fit_samples = fit_samples  # training-split maps the run trains on (narration.fit_narrator)
+        self.pretrained_path = pretrained_path
         self.template = template if template is not None else TemplateNarrator()
         self.source_format = source_format
         self.max_source_len = max_source_len
@@ -208,15 +210,14 @@ class T5Narrator:
                  x: np.ndarray | torch.Tensor | None = None) -> str:
         return self.describe_batch([regions], meta, [prediction], None if x is None else [x])[0]
 
-    def narrate(self, saliency: np.ndarray | torch.Tensor, meta: DataMeta, prediction: Prediction = None,
-                x: np.ndarray | torch.Tensor | None = None) -> str:
-        """Same contract as `TemplateNarrator.narrate`: one sentence for one map [C, T]."""
-        return self.describe(self.template.regions(saliency), meta, prediction, x)
+    @property
+    def needs_fit(self) -> bool:
+        """Trained in the run unless a pretrained folder was given."""
+        return self.pretrained_path is None
 
-    def narrate_batch(self, saliency: np.ndarray | torch.Tensor, meta: DataMeta,
-                      predictions: Sequence[Prediction] | None = None,
-                      x: np.ndarray | torch.Tensor | None = None) -> list[str]:
-        return self.describe_batch([self.template.regions(s) for s in saliency], meta, predictions, x)
+    def regions(self, saliency: np.ndarray | torch.Tensor) -> list[Region]:
+        """The template's regions: what the T5 verbalises."""
+        return self.template.regions(saliency)
 
     def reference_narrative(self, mask: np.ndarray | torch.Tensor, meta: DataMeta, label: Prediction = None,
                             x: np.ndarray | torch.Tensor | None = None) -> str:

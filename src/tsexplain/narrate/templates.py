@@ -16,9 +16,8 @@ import numpy as np
 import torch
 
 from tsexplain.data.meta import DataMeta
+from tsexplain.narrate.base import Narrator, Prediction
 from tsexplain.narrate.regions import Region, find_regions, regions_from_mask
-
-Prediction = int | float | str | Sequence[int] | None
 
 DEFAULT_TEMPLATES: dict[str, str] = {
     "prediction": "Predicted {label}: ",
@@ -103,7 +102,7 @@ def _to_numpy(x: Any) -> np.ndarray | None:
     return arr.astype(np.float64)
 
 
-class TemplateNarrator:
+class TemplateNarrator(Narrator):
     """Regions of a saliency map → "Predicted {label}: clause; clause." with config-given patterns."""
 
     def __init__(self, templates: Mapping[str, str] | None = None, domain: str = "generic", max_regions: int = 3,
@@ -144,17 +143,12 @@ class TemplateNarrator:
         """The regions this narrator talks about (best `max_regions`)."""
         return find_regions(saliency, max_regions=self.max_regions, **self.region_kwargs)
 
-    def narrate(self, saliency: np.ndarray | torch.Tensor, meta: DataMeta, prediction: Prediction = None,
-                x: np.ndarray | torch.Tensor | None = None) -> str:
-        """One sentence for one sample: saliency [C, T], optional input x [C, T] for elevated/depressed."""
-        return self.describe(self.regions(saliency), meta, prediction, x)
-
-    def narrate_batch(self, saliency: np.ndarray | torch.Tensor, meta: DataMeta,
-                      predictions: Sequence[Prediction] | None = None,
-                      x: np.ndarray | torch.Tensor | None = None) -> list[str]:
-        """`narrate` over a batch [B, C, T]."""
-        preds = [None] * len(saliency) if predictions is None else list(predictions)
-        return [self.narrate(saliency[i], meta, preds[i], None if x is None else x[i]) for i in range(len(saliency))]
+    def describe_batch(self, regions: Sequence[Sequence[Region]], meta: DataMeta,
+                       predictions: Sequence[Prediction] | None = None,
+                       x: np.ndarray | torch.Tensor | None = None) -> list[str]:
+        """`describe` for several samples' regions."""
+        preds = [None] * len(regions) if predictions is None else list(predictions)
+        return [self.describe(r, meta, preds[i], None if x is None else x[i]) for i, r in enumerate(regions)]
 
     def describe(self, regions: Sequence[Region], meta: DataMeta, prediction: Prediction = None,
                  x: np.ndarray | torch.Tensor | None = None) -> str:

@@ -6,43 +6,44 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-
 from tsexplain.data.meta import DataMeta
 from tsexplain.report.figures import plot_deletion_curves, plot_saliency
 from tsexplain.report.results import RunFolder
+from tsexplain.stages import Explanation, Narration, Scores
+from tsexplain.tasks import task_for
 
 log = logging.getLogger(__name__)
 
 
-def write_explanation_report(cfg: DictConfig, folder: RunFolder, ex, meta: DataMeta, curves: dict,
-                             narratives: list[dict], loggers: list) -> list[Path]:
-    """Write the explanation artefacts of a run and return the figure paths."""
+def write_explanation_report(folder: RunFolder, explanation: Explanation, scores: Scores, narration: Narration,
+                             loggers: list, n_figures: int = 3, save_saliency: bool = True) -> list[Path]:
+    """Write the explanation artefacts of a run (saliency.npz, curves, narratives, figures) and return the figure
+    paths. The figures mark the regions the narratives talk about (`narration.regions`); samples beyond the
+    narrated ones, or a run without a narrator, get `find_regions`' defaults."""
     from tsexplain.narrate.regions import find_regions
-    from tsexplain.stages import saliency_arrays
 
-    if cfg.evaluation.get("save_saliency", True):
-        folder.record("saliency_file", str(folder.save_arrays("saliency.npz", **saliency_arrays(ex))))
-    curves = {name: c for name, c in curves.items() if c}  # {} per map when faithfulness is disabled
+    if save_saliency:
+        folder.record("saliency_file", str(folder.save_arrays("saliency.npz", **explanation.arrays())))
+    curves = {name: c for name, c in scores.curves.items() if c}  # {} per map when faithfulness is disabled
     if curves:
         folder.write_json("faithfulness_curves.json", curves)
-    if narratives:
-        folder.write_json("narratives.json", narratives)
-        folder.record("example_narratives", [r["narrative"] for r in narratives[:2]])
+    if narration.records:
+        folder.write_json("narratives.json", narration.records)
+        folder.record("example_narratives", [r["narrative"] for r in narration.records[:2]])
 
     fig_dir = folder.path / "figures"
     fig_dir.mkdir(exist_ok=True)
     paths: list[Path] = []
-    region_kwargs = narrator_region_kwargs(cfg)
-    for i in range(min(int(cfg.get("n_figures", 3)), len(ex.x))):
-        maps = dict(ex.maps) if ex.maps else {}
-        maps = {k: v[i] for k, v in maps.items()} or {"saliency": ex.saliency[i]}
-        regions = find_regions(ex.saliency[i].numpy(), **region_kwargs)
+    test = explanation.test
+    for i in range(min(int(n_figures), len(test))):
+        sal = explanation.saliency[i].detach().cpu().numpy()
+        maps = {k: v[i].detach().cpu().numpy() for k, v in explanation.maps.items()} or {"saliency": sal}
+        regions = narration.regions[i] if i < len(narration.regions) else find_regions(sal)
+        index = int(test.index[i])
         paths.append(plot_saliency(
-            ex.x[i].detach().cpu().numpy(), {k: v.numpy() for k, v in maps.items()},
-            mask=None if ex.mask is None else ex.mask[i].numpy(), regions=regions,
-            title=f"test sample {int(ex.index[i])}: predicted {prediction_text(ex.pred[i], meta)}",
-            channel_names=meta.channel_names, path=fig_dir / f"saliency_{int(ex.index[i])}.png"))
+            test.x[i].detach().cpu().numpy(), maps, mask=None if test.mask is None else test.mask[i].cpu().numpy(),
+            regions=regions, title=f"test sample {index}: predicted {prediction_text(test.pred[i], test.meta)}",
+            channel_names=test.meta.channel_names, path=fig_dir / f"saliency_{index}.png"))
     named = {name: c["deletion"] for name, c in curves.items() if "deletion" in c}
     if named:
         paths.append(plot_deletion_curves(named, fig_dir / "deletion_curves.png"))
@@ -51,22 +52,11 @@ def write_explanation_report(cfg: DictConfig, folder: RunFolder, ex, meta: DataM
     return paths
 
 
-def narrator_region_kwargs(cfg: DictConfig) -> dict[str, Any]:
-    """`find_regions` settings of the regions the narrator talks about: its `region_kwargs` and `max_regions`
-    (a T5 narrator's come from its template); `find_regions`' defaults without a narrator."""
-    nar = cfg.get("narrator") or {}
-    source = nar if "region_kwargs" in nar or "max_regions" in nar else (nar.get("template") or {})
-    kwargs = dict(source.get("region_kwargs") or {})
-    if source.get("max_regions") is not None:
-        kwargs["max_regions"] = int(source.get("max_regions"))
-    return kwargs
-
-
 def prediction_text(pred: Any, meta: DataMeta) -> str:
     """A figure title's prediction: the class name, or the number for regression (never `tensor(...)`)."""
     from tsexplain.narrate.templates import prediction_label
 
-    value = float(pred) if meta.task == "regression" else int(pred)  # what the narratives are given
+    value = task_for(meta).prediction_value(pred)  # what the narratives are given
     return prediction_label(value, meta) or str(value)
 
 

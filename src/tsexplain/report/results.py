@@ -7,11 +7,11 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -52,30 +52,30 @@ def _jsonable(value: Any) -> Any:
 class RunFolder:
     """Everything a run leaves behind; `metrics.json` is written last, so its presence means success."""
 
-    def __init__(self, path: Path, cfg: DictConfig | None = None) -> None:
+    def __init__(self, path: Path, config_yaml: str | None = None, existing_results: str = "refuse",
+                 inputs: Sequence[str | None] = ()) -> None:
+        """`config_yaml`: the resolved run config, written as config_resolved.yaml; `existing_results` (`move` or
+        `refuse`) says what to do with an earlier run's results here; `inputs` are the checkpoints the run reads
+        (never moved away from under it)."""
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.extra: dict[str, Any] = {}
         self.stage = "set-up"  # what the run was doing, for FAILED
         if int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0:
             # DDP workers started by Lightning re-enter the same folder on purpose: only the launching process checks.
-            self._check_fresh(cfg)
-        if cfg is not None:
-            keep = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-            _atomic_write(self.path / "config_resolved.yaml", OmegaConf.to_yaml(keep, resolve=True))
+            self._check_fresh(str(existing_results), [str(p) for p in inputs if p])
+        if config_yaml is not None:
+            _atomic_write(self.path / "config_resolved.yaml", config_yaml)
 
-    def _check_fresh(self, cfg: DictConfig | None) -> None:
+    def _check_fresh(self, mode: str, inputs: list[str]) -> None:
         """Refuse a folder holding an earlier run's results (or, with `existing_results=move`, move them into
         `previous/<time>/`): new results are never mixed with old ones, and nothing old is lost."""
         old = [name for name in RESULTS if (self.path / name).exists()]
         if not old:
             return
-        mode = str(cfg.get("existing_results", "refuse")) if cfg is not None else "refuse"
         if mode == "move":
-            inputs = [str(cfg.get("resume_from") or ""), str(cfg.get("model", {}).get("ckpt_path") or ""),
-                      str((cfg.get("explainer") or {}).get("ckpt_path") or "")]
-            inside = [p for p in inputs if p and any(Path(p).resolve().is_relative_to((self.path / n).resolve())
-                                                     for n in old)]
+            inside = [p for p in inputs if any(Path(p).resolve().is_relative_to((self.path / n).resolve())
+                                               for n in old)]
             if not inside:
                 dest = self.path / "previous" / time.strftime("%Y%m%d-%H%M%S")
                 dest.mkdir(parents=True, exist_ok=False)
@@ -142,3 +142,15 @@ def finish_loggers(loggers: list, failed: bool = False) -> None:
 
         if wandb.run is not None:
             wandb.finish(exit_code=1 if failed else 0)
+
+
+def log_metrics(loggers: list, metrics: dict[str, Any]) -> None:
+    """Send the run's final metrics (explanation, narration, robustness, val/test) to every logger, so a logged run
+    holds everything metrics.json holds; non-numbers stay in metrics.json only."""
+    numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    for lg in loggers:
+        try:
+            lg.log_metrics(numbers)
+            lg.save()
+        except Exception as err:  # noqa: BLE001 - a logger refusing a value must not fail a finished run
+            print(f"could not send the final metrics to {type(lg).__name__}: {err}", file=sys.stderr)

@@ -17,27 +17,54 @@ def instantiate_group(cfg: DictConfig | None) -> list[Any]:
     return [instantiate(c) for c in cfg.values() if isinstance(c, DictConfig) and "_target_" in c]
 
 
-def make_trainer(cfg: DictConfig, loggers: list[Logger], callbacks_cfg: DictConfig | None = None,
-                 **overrides: Any) -> L.Trainer:
-    """A Trainer from `cfg.trainer` with the run's loggers and fresh callbacks (never shared between fits)."""
-    trainer_cfg = cfg.trainer
-    if overrides:  # Trainer kwargs the config group need not list (open_dict: the group is a struct)
-        trainer_cfg = cfg.trainer.copy()
-        with open_dict(trainer_cfg):
-            trainer_cfg = OmegaConf.merge(trainer_cfg, overrides)
-    callbacks = instantiate_group(cfg.get("callbacks") if callbacks_cfg is None else callbacks_cfg)
-    return instantiate(trainer_cfg, logger=loggers or False, callbacks=callbacks)
+class Trainers:
+    """Every Trainer of a run, from the `trainer` and `callbacks` groups and the run's loggers: the black box's, a
+    single-device one for validating it, and (called as a `TrainerFactory`) one per explainer that learns, with its
+    own checkpoints folder and monitor. Each gets fresh callbacks (never shared between fits)."""
+
+    def __init__(self, trainer: DictConfig, callbacks: DictConfig | None, loggers: list[Logger], output_dir: str,
+                 subdir: str = "explainer_checkpoints") -> None:
+        self.trainer_cfg, self.callbacks_cfg, self.loggers = trainer, callbacks, loggers
+        self.output_dir, self.subdir = output_dir, subdir
+
+    def build(self, callbacks_cfg: DictConfig | None = None, loggers: list[Logger] | None = None,
+              **overrides: Any) -> L.Trainer:
+        """A Trainer from the trainer config with `overrides` (Trainer kwargs the group need not list)."""
+        trainer_cfg = self.trainer_cfg
+        if overrides:
+            trainer_cfg = self.trainer_cfg.copy()
+            with open_dict(trainer_cfg):  # the group is a struct
+                trainer_cfg = OmegaConf.merge(trainer_cfg, overrides)
+        callbacks = instantiate_group(self.callbacks_cfg if callbacks_cfg is None else callbacks_cfg)
+        lgs = self.loggers if loggers is None else loggers
+        return instantiate(trainer_cfg, logger=lgs or False, callbacks=callbacks)
+
+    def blackbox(self) -> L.Trainer:
+        return self.build()
+
+    def validator(self, trainer: L.Trainer) -> L.Trainer:
+        """The Trainer that validates the trained black box: `trainer` itself, except under a spawn strategy, whose
+        worker processes would start once more for it (one device suffices)."""
+        if "spawn" not in str(self.trainer_cfg.get("strategy", "")):
+            return trainer
+        return self.build(OmegaConf.create({}), [], devices=1, num_nodes=1, strategy="auto",
+                          enable_progress_bar=False)
+
+    def __call__(self, *, max_epochs: int, monitor: str | None = "val/loss", mode: str = "min") -> L.Trainer:
+        """A TrainerFactory for explainers that learn (explain.base.TrainerFactory)."""
+        return self.build(explainer_callbacks(self.callbacks_cfg, f"{self.output_dir}/{self.subdir}", monitor, mode),
+                          max_epochs=max_epochs)
 
 
-def explainer_callbacks(cfg: DictConfig, subdir: str, monitor: str | None = "val/loss",
+def explainer_callbacks(callbacks: DictConfig | None, dirpath: str, monitor: str | None = "val/loss",
                         mode: str = "min") -> DictConfig:
-    """The run's callbacks re-pointed at `subdir` and the explainer's own loss, for explainers that learn.
+    """The run's callbacks re-pointed at `dirpath` and the explainer's own loss, for explainers that learn.
 
     `monitor=None` (no validation data): keep the last checkpoint only, and no early stopping."""
-    cb = OmegaConf.create(OmegaConf.to_container(cfg.get("callbacks") or {}, resolve=True))
+    cb = OmegaConf.create(OmegaConf.to_container(callbacks or {}, resolve=True))
     with open_dict(cb):
         if cb.get("model_checkpoint"):
-            cb.model_checkpoint.dirpath = f"{cfg.paths.output_dir}/{subdir}"
+            cb.model_checkpoint.dirpath = dirpath
             cb.model_checkpoint.monitor = monitor
             cb.model_checkpoint.mode = mode
         if cb.get("early_stopping"):
@@ -47,3 +74,13 @@ def explainer_callbacks(cfg: DictConfig, subdir: str, monitor: str | None = "val
                 cb.early_stopping.monitor = monitor
                 cb.early_stopping.mode = mode
     return cb
+
+
+def log_hyperparameters(loggers: list[Logger], config: dict[str, Any], blackbox: L.LightningModule) -> None:
+    """Send the run's composed config and the black box's parameter counts to every logger (as the
+    lightning-hydra-template does), so a logged run says what it was."""
+    n = sum(p.numel() for p in blackbox.parameters())
+    trainable = sum(p.numel() for p in blackbox.parameters() if p.requires_grad)
+    params = {**config, "model/params/total": n, "model/params/trainable": trainable}
+    for lg in loggers:
+        lg.log_hyperparams(params)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import tempfile
@@ -21,8 +20,9 @@ from tsexplain.explain.timesae.concepts import car_classify, car_regress
 from tsexplain.explain.timesae.counterfactuals import Counterfactual, minimal_intervention
 from tsexplain.explain.timesae.health import Health, HealthGate
 from tsexplain.explain.timesae.losses import outputs_to_probs
-from tsexplain.explain.timesae.module import SALIENCY_READINGS, TimeSAEModule, check_blackbox_output, frozen
+from tsexplain.explain.timesae.module import SALIENCY_READINGS, TimeSAEModule, check_blackbox_output
 from tsexplain.utils.checkpoint import safe_load
+from tsexplain.utils.tensors import batched, device_of, frozen
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ class TimeSAEExplainer(Explainer):
     """
 
     name = "timesae"
-    monitor = ("val/loss", "min")
+    has_maps = True
+    monitor = ("timesae/val/loss", "min")
 
     def __init__(
         self,
@@ -74,12 +75,10 @@ class TimeSAEExplainer(Explainer):
     # -- fit -------------------------------------------------------------------------------------
     def fit(self, blackbox, datamodule=None, trainer_factory: TrainerFactory | None = None):
         super().fit(blackbox)
-        flags = [p.requires_grad for p in blackbox.parameters()]
-        p0 = next(blackbox.parameters(), None)
-        device = p0.device if p0 is not None else torch.device("cpu")
+        device = device_of(blackbox)
         meta = getattr(blackbox, "meta", None) or getattr(datamodule, "meta", None)
-        try:
-            torch.manual_seed(self.seed)
+        with frozen(blackbox), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(self.seed)  # the SAE's initialisation, without reseeding the caller's RNG
             self.module = self.module_factory(blackbox=blackbox, meta=meta)
             if self.ckpt_path:
                 self._load(self.ckpt_path)
@@ -87,10 +86,6 @@ class TimeSAEExplainer(Explainer):
                 if datamodule is None:
                     raise ValueError("TimeSAEExplainer.fit needs a datamodule to train on (or set ckpt_path).")
                 self._train(datamodule, trainer_factory)
-        finally:
-            for p, f in zip(blackbox.parameters(), flags, strict=True):
-                p.requires_grad_(f)
-            blackbox.to(device).eval()
         self.module.to(device).eval()
         if datamodule is not None:
             self.health = self.gate.measure(self.module, *self._health_samples(datamodule))
@@ -137,12 +132,8 @@ class TimeSAEExplainer(Explainer):
 
     def _make_trainer(self, trainer_factory: TrainerFactory | None, has_val: bool) -> L.Trainer:
         if trainer_factory is not None:
-            params = inspect.signature(trainer_factory).parameters
-            kw = {"max_epochs": self.max_epochs}
-            accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-            if accepts_any or "monitor" in params:
-                kw.update(monitor=self.monitor[0] if has_val else None, mode=self.monitor[1])
-            return trainer_factory(**kw)
+            return trainer_factory(max_epochs=self.max_epochs, monitor=self.monitor[0] if has_val else None,
+                                   mode=self.monitor[1])
         self._tmpdir = tempfile.mkdtemp(prefix="timesae_")
         ckpt = ModelCheckpoint(dirpath=self._tmpdir, monitor=self.monitor[0] if has_val else None,
                                mode=self.monitor[1], save_last=True)
@@ -166,8 +157,8 @@ class TimeSAEExplainer(Explainer):
             trainer.fit(self.module, train_dataloaders=train, val_dataloaders=val)
         cb = trainer.checkpoint_callback
         score = getattr(cb, "best_model_score", None) if cb is not None else None
-        if score is None and "val/loss" in trainer.callback_metrics:
-            score = trainer.callback_metrics["val/loss"]
+        if score is None and self.monitor[0] in trainer.callback_metrics:
+            score = trainer.callback_metrics[self.monitor[0]]
         self.val_loss = float(score) if score is not None else None  # what optuna_timesae minimises
         path = (cb.best_model_path or cb.last_model_path) if cb is not None else ""
         if path and os.path.isfile(path):
@@ -230,8 +221,7 @@ class TimeSAEExplainer(Explainer):
 
     def _batched(self, fn, *tensors: torch.Tensor) -> torch.Tensor:
         """`fn` over aligned slices of `tensors` of `batch_size` rows, concatenated."""
-        n, bs = len(tensors[0]), self.batch_size
-        return torch.cat([fn(*(t[i : i + bs] for t in tensors)) for i in range(0, n, bs)])
+        return batched(fn, *tensors, batch_size=self.batch_size)
 
     @torch.no_grad()
     def concepts(self, x: torch.Tensor) -> torch.Tensor:

@@ -16,10 +16,9 @@ the term).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import lightning as L
 import torch
@@ -30,8 +29,12 @@ from tsexplain.explain.timesae import losses
 from tsexplain.explain.timesae.concepts import EFFECTS, ConceptDecoder, concept_saliency
 from tsexplain.explain.timesae.networks import TCNSEEncoder, count_parameters
 from tsexplain.explain.timesae.sparsity import JumpReLU, Sparsity, normalize_columns_, remove_parallel_grad_
+from tsexplain.utils.tensors import frozen
 
 GIB = 1024**3
+#: TimeSAE's training logs `timesae/train/...` and `timesae/val/...`: the run's loggers also hold the black box's
+#: own `train/loss` and `val/loss`, which these must not overwrite.
+LOG_NAMESPACE = "timesae"
 #: How a TimeSAE reads its concepts as a map (`concepts.concept_saliency`): `effect` (default) weighs each active
 #: concept's signed decoded part by its effect on the black box's score of the explained class; `footprint` is
 #: the same map with every active concept weighing 1 (model-blind, kept for comparison); `mask` is the paper's
@@ -60,20 +63,6 @@ def estimate_memory_bytes(
     rows = batch * (n_interventions + 4)  # x, x̂, c′ re-encoding, B·M counterfactuals
     acts = rows * (2 * d + 4 * f + 2 * flat + 2 * n_blocks * hidden)
     return 4 * (4 * params + gate_tmp + 2 * acts)
-
-
-@contextlib.contextmanager
-def frozen(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode and `requires_grad=False` inside the block; restores the flags and mode after."""
-    flags = [p.requires_grad for p in model.parameters()]
-    was_training = model.training
-    model.eval().requires_grad_(False)
-    try:
-        yield model
-    finally:
-        for p, f in zip(model.parameters(), flags, strict=True):
-            p.requires_grad_(f)
-        model.train(was_training)
 
 
 @torch.no_grad()
@@ -322,7 +311,8 @@ class TimeSAEModule(L.LightningModule):
             log["train/fidelity"] = stats["fidelity"]
         if not math.isnan(stats["near_threshold"]):
             log["train/near_threshold"] = stats["near_threshold"]
-        self.log_dict(log, on_step=False, on_epoch=True, batch_size=len(x))
+        self.log_dict({f"{LOG_NAMESPACE}/{k}": v for k, v in log.items()}, on_step=False, on_epoch=True,
+                      batch_size=len(x))
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
@@ -330,8 +320,9 @@ class TimeSAEModule(L.LightningModule):
         terms, stats = self.compute_terms(x, train=False)
         w = self.weights
         loss = sum(w[k] * terms[k] for k in ("rec", "sparse", "fid") if k in terms)
-        self.log_dict({"val/loss": loss, "val/fvu": stats["fvu"], "val/l0": stats["l0"],
-                       "val/fidelity": stats["fidelity"]}, on_step=False, on_epoch=True, batch_size=len(x))
+        self.log_dict({f"{LOG_NAMESPACE}/val/loss": loss, f"{LOG_NAMESPACE}/val/fvu": stats["fvu"],
+                       f"{LOG_NAMESPACE}/val/l0": stats["l0"], f"{LOG_NAMESPACE}/val/fidelity": stats["fidelity"]},
+                      on_step=False, on_epoch=True, batch_size=len(x))
 
     # -- hooks ------------------------------------------------------------------------------------
     def on_fit_start(self) -> None:
