@@ -29,7 +29,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) run.py $(ARGS)
 
+# Lint first (ruff, as `make lint`), then the suite.
 test: $(STAMP)
+	$(VENV)/bin/ruff check src tests run.py benchmarks
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -38,25 +40,25 @@ lint: $(STAMP)
 bench: bench-blackbox bench-explainers bench-timesae
 
 bench-blackbox: $(STAMP)
-	$(PY) benchmarks/blackbox.py
+	$(PY) -m benchmarks.blackbox
 
 bench-explainers: $(STAMP)
-	$(PY) benchmarks/explainers.py
+	$(PY) -m benchmarks.explainers
 
 bench-sanity: $(STAMP)
-	$(PY) benchmarks/sanity.py
+	$(PY) -m benchmarks.sanity
 
 bench-timesae: $(STAMP)
-	$(PY) benchmarks/timesae.py
-	$(PY) benchmarks/timesae_speed.py
+	$(PY) -m benchmarks.timesae
+	$(PY) -m benchmarks.timesae_speed
 
 # Rewrite the three tables from the finished benchmark runs only (no job is started).
 bench-report: $(STAMP)
-	BENCH_ONLY_FINISHED=1 $(PY) benchmarks/blackbox.py
-	BENCH_ONLY_FINISHED=1 $(PY) benchmarks/explainers.py
-	BENCH_ONLY_FINISHED=1 $(PY) benchmarks/timesae.py
-	BENCH_ONLY_FINISHED=1 $(PY) benchmarks/sanity.py
-	$(PY) benchmarks/readme_tables.py
+	BENCH_ONLY_FINISHED=1 $(PY) -m benchmarks.blackbox
+	BENCH_ONLY_FINISHED=1 $(PY) -m benchmarks.explainers
+	BENCH_ONLY_FINISHED=1 $(PY) -m benchmarks.timesae
+	BENCH_ONLY_FINISHED=1 $(PY) -m benchmarks.sanity
+	$(PY) -m benchmarks.readme_tables
 
 clean:
 	rm -rf logs outputs multirun .pytest_cache

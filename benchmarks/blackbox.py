@@ -1,7 +1,7 @@
 """Issue-2 benchmark: test accuracy and macro-F1 of `transformer` and `resnet_tf` on the four synthetic
 datasets at default settings, 3 seeds, beside TimeX's published black-box F1.
 
-    make bench-blackbox          # or: python benchmarks/blackbox.py [--seeds 0 1 2] [--models ...]
+    make bench-blackbox          # or: python -m benchmarks.blackbox [--seeds 0 1 2] [--models ...]
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from common import ROOT, blackbox, table
+from benchmarks.common import ROOT, blackbox, table
 
 PUBLISHED_F1 = {"freqshapes": 0.972, "seqcomb_uv": 0.942}
 

@@ -3,14 +3,14 @@ box (FreqShapes, SeqComb-UV; 3 seeds): AUPRC/AUP/AUR, deletion drop at 20 %, ms 
 ROUGE-L of template vs T5 narratives. Issue 8: the fusion default and the CAM-variant × layer ablation rows
 (`--explainers "fusion default" "fusion no-align hirescam layer3" ...`).
 
-    make bench-explainers        # or: python benchmarks/explainers.py [--seeds 0 1 2] [--max-samples 1000]
+    make bench-explainers        # or: python -m benchmarks.explainers [--seeds 0 1 2] [--max-samples 1000]
 """
 
 from __future__ import annotations
 
 import argparse
 
-from common import BLACKBOX_COL, ROOT, best_ckpt, blackbox, blackbox_cell, blackbox_f1, run_job, slug, table
+from benchmarks.common import BLACKBOX_COL, ROOT, best_ckpt, blackbox, blackbox_cell, blackbox_f1, run_job, slug, table
 
 # The strategy rows keep the paper's recipe (DTW, Grad-CAM on layer4: experiment=fusion_paper) they were measured
 # with; "fusion default" is explainer=fusion as shipped (chosen by the CAM rows below).

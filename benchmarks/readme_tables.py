@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from common import ROOT
+from benchmarks.common import ROOT
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 randomisation (Spearman of |maps|, trained vs re-initialised model: all weights, and cascading from the head
 down), captum infidelity and sensitivity-max — next to ground-truth AUPRC (FreqShapes, SeqComb-UV, LowVar).
 
-    python benchmarks/sanity.py [--seeds 0] [--max-samples 200] [--datasets ...] [--explainers ...]
+    python -m benchmarks.sanity [--seeds 0] [--max-samples 200] [--datasets ...] [--explainers ...]
 
 Each job reuses the dataset's black box (trained once by common.blackbox) through model.ckpt_path.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import ROOT, best_ckpt, blackbox, run_job, table
+from benchmarks.common import ROOT, best_ckpt, blackbox, run_job, table
 
 EXPLAINERS = ["saliency", "integrated_gradients", "smoothgrad", "gradient_shap", "occlusion", "feature_ablation",
               "random", "amplitude", "gradcam", "rollout", "fusion"]

@@ -2,7 +2,7 @@
 the same fit), its loss ablations, integrated gradients, amplitude and random, on trained black boxes of the
 four synthetic datasets; the TimeX paper's published numbers beside.
 
-    make bench-timesae           # or: python benchmarks/timesae.py [--models ...] [--seeds 0 1 2] [--datasets ...]
+    make bench-timesae           # or: python -m benchmarks.timesae [--models ...] [--seeds 0 1 2] [--datasets ...]
 
 A TimeSAE fit that fails its health gate (a collapse) is counted in the `collapsed` column and never scored.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from common import (
+from benchmarks.common import (
     BLACKBOX_COL,
     ONLY_FINISHED,
     ROOT,

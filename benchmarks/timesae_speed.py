@@ -1,7 +1,7 @@
 """Amortised speed: TimeSAE's default map vs integrated gradients (50 steps) on the same trained black box, the same
 samples and the same attribution batch size, one intra-op thread, after a warm-up call.
 
-    python benchmarks/timesae_speed.py   # reads finished bench-timesae runs; writes bench_results/timesae_speed.md
+    python -m benchmarks.timesae_speed   # reads finished bench-timesae runs; writes bench_results/timesae_speed.md
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import time
 
 import torch
-from common import ROOT, RUNS, table
+from benchmarks.common import ROOT, RUNS, table
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
