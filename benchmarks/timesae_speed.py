@@ -10,11 +10,11 @@ import json
 import time
 
 import torch
-from benchmarks.common import ROOT, RUNS, table
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from benchmarks.common import ROOT, RUNS, table
 from tsexplain.pipeline import load_blackbox_weights
 
 N = 128
