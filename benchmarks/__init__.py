@@ -1,1 +1,1 @@
-"""The benchmark scripts, run from the repository root as modules: `python -m benchmarks.blackbox` (Makefile `bench-*`)."""
+"""The benchmark scripts, run from the repository root as modules: `python -m benchmarks.blackbox`."""
