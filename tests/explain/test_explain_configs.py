@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 from tsexplain.explain.base import Explainer
 from tsexplain.explain.fusion import FusionExplainer
+from tsexplain.utils.compose import compose_option
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "explainer"
 NAMES = ["saliency", "integrated_gradients", "smoothgrad", "gradient_shap", "occlusion", "feature_ablation",
@@ -21,7 +22,7 @@ def test_none_is_an_empty_mapping():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_config_instantiates_and_attributes(name, tiny):
-    cfg = OmegaConf.load(CONF / f"{name}.yaml")
+    cfg = compose_option("explainer", name)  # with its defaults list, as a run composes it
     if name == "fusion":
         cfg.align = "none"  # keep tslearn's JIT out of this test (test_explain_align covers DTW)
     ex = instantiate(cfg)
@@ -33,7 +34,7 @@ def test_config_instantiates_and_attributes(name, tiny):
 
 
 def test_fusion_config_nests_its_two_explainers():
-    ex = instantiate(OmegaConf.load(CONF / "fusion.yaml"))
+    ex = instantiate(compose_option("explainer", "fusion"))
     assert isinstance(ex, FusionExplainer)
     assert (ex.gradcam.name, ex.rollout.name) == ("gradcam", "rollout")
     # the defaults chosen by the ablation (README "Fusion default"); the paper's recipe is experiment=fusion_paper
