@@ -6,8 +6,8 @@ import torch
 
 
 def estimate_season(x: torch.Tensor, min_lag: int = 2, max_lag: int | None = None) -> torch.Tensor:
-    """Per-series season `[B, C]` (long): the shortest lag ≥ `min_lag` whose autocorrelation reaches 90 % of
-    the largest (multiples of a period tie with it; the period itself is wanted).
+    """Per-series season `[B, C]` (long): the lag ≥ `min_lag` with the largest (unbiased) autocorrelation of the
+    context; near-ties (within 0.1 %, e.g. a period and its multiples on a clean sinusoid) go to the shortest.
 
     Written here because a batched, differentiable-free torch ACF argmax is three lines; statsmodels' `acf`
     is per-series numpy and not a dependency.
@@ -21,7 +21,8 @@ def estimate_season(x: torch.Tensor, min_lag: int = 2, max_lag: int | None = Non
     acf = torch.fft.irfft(spec * spec.conj(), n=2 * t)[..., :t]
     acf = acf / torch.arange(t, 0, -1, device=x.device, dtype=x.dtype)  # unbiased: fewer pairs at long lags
     a = acf[..., min_lag:max_lag + 1]
-    near_max = a >= 0.9 * a.amax(-1, keepdim=True)
+    top = a.amax(-1, keepdim=True)
+    near_max = a >= top - 1e-3 * top.abs()
     return near_max.float().argmax(-1) + min_lag  # first True
 
 
