@@ -11,6 +11,7 @@ import torchmetrics as tm
 from torch import nn
 
 from tsexplain.data.meta import DataMeta
+from tsexplain.data.real.metrics import build_metrics
 from tsexplain.models.schedules import Schedule, cosine
 from tsexplain.models.schedules import warmup_cosine as warmup_cosine  # re-exported: tests and callers use it
 from tsexplain.tasks import Loss, task_for
@@ -85,9 +86,16 @@ class BlackBox(L.LightningModule):
         self.loss_fn = self.task.loss(loss)
         self.loss_name = _name(self.loss_fn)
         self.train_metrics = self.task.metrics("train")
-        self.val_metrics = self.task.metrics("val")
-        self.test_metrics = self.task.metrics("test")
+        # the dataset's own measures (PTB-XL macro AUROC, the CinC 2017 challenge F1) on the held-out splits
+        self.val_metrics = self._with_dataset_metrics(self.task.metrics("val"))
+        self.test_metrics = self._with_dataset_metrics(self.task.metrics("test"))
         self._resumed_schedule: dict | None = None
+
+    def _with_dataset_metrics(self, metrics: tm.MetricCollection) -> tm.MetricCollection:
+        extra = build_metrics(self.meta)
+        if extra:
+            metrics.add_metrics(extra)
+        return metrics
 
     @property
     def n_params(self) -> int:
