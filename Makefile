@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TORCH_VERSION := 2.13.0
 
-.PHONY: venv run test lint bench bench-blackbox bench-explainers bench-timesae bench-sanity bench-report clean
+.PHONY: venv run test lint bench bench-blackbox bench-explainers bench-timesae bench-sanity bench-ucr bench-report clean
 
 venv: $(STAMP)
 
@@ -44,6 +44,9 @@ bench-blackbox: $(STAMP)
 
 bench-explainers: $(STAMP)
 	$(PY) -m benchmarks.explainers
+
+bench-ucr: $(STAMP)
+	$(PY) -m benchmarks.ucr
 
 bench-sanity: $(STAMP)
 	$(PY) -m benchmarks.sanity
