@@ -1,19 +1,7 @@
-"""Entry point: `python run.py [group=option ...] [key=value ...]` (see README)."""
+"""Entry point in a checkout: `python run.py [group=option ...] [key=value ...]` (see README); the same app as
+`python -m tsexplain`, with the configs in src/tsexplain/conf."""
 
-import hydra
-from omegaconf import DictConfig
-
-from tsexplain.utils.resolvers import register_resolvers
-
-register_resolvers()
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> float | None:
-    from tsexplain.pipeline import run
-
-    return run(cfg)
-
+from tsexplain.__main__ import main
 
 if __name__ == "__main__":
     main()

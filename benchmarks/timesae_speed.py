@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 
 from benchmarks.common import ROOT, RUNS, table
 from tsexplain.pipeline import load_blackbox_weights
+from tsexplain.utils.compose import PROJECT_CONF
 
 N = 128
 
@@ -36,7 +37,7 @@ def main() -> None:
             continue
         info = json.loads((run / "metrics.json").read_text())["info"]
         ov = [o for o in OmegaConf.load(run / ".hydra" / "overrides.yaml") if not o.startswith("hydra.")]
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(PROJECT_CONF), version_base="1.3"):
             cfg = compose("config", overrides=[*ov, f"explainer.ckpt_path={info['explainer_checkpoint']}"])
             ig_cfg = compose("config", overrides=[*[o for o in ov if not o.startswith("explainer")],
                                                   "explainer=integrated_gradients"])

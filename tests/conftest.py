@@ -12,6 +12,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from tsexplain.utils.compose import PROJECT_CONF
 from tsexplain.utils.resolvers import register_resolvers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +58,7 @@ def make_cfg(tmp_path: Path, data_cache: Path):
         base = TINY if tiny else []
         if "dataset=npz" in (overrides or []):  # user data: its size is the file's
             base = [o for o in base if not o.startswith("dataset.n_")]
-        with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        with initialize_config_dir(str(PROJECT_CONF), version_base="1.3"):
             cfg = compose("config", overrides=base + list(overrides or []), return_hydra_config=True)
         HydraConfig().set_config(cfg)
         with open_dict(cfg):

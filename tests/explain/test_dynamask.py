@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from tsexplain.explain.dynamask import Dynamask, gaussian_blur
+from tsexplain.utils.compose import PROJECT_CONF
 
 
 class Spike(nn.Module):
@@ -67,14 +68,13 @@ def test_bad_options_are_refused(kwargs):
 
 
 def test_the_config_builds_dynamask_that_explains_a_real_backbone():
-    from pathlib import Path
 
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
     from tsexplain.models.backbones.resnet import ResNet1d
 
-    cfg = OmegaConf.merge(OmegaConf.load(Path(__file__).resolve().parents[2] / "conf/explainer/dynamask.yaml"),
+    cfg = OmegaConf.merge(OmegaConf.load(PROJECT_CONF / "explainer/dynamask.yaml"),
                           {"n_epochs": 20, "areas": [0.1, 0.5]})
     torch.manual_seed(0)
     model = ResNet1d(2, 24, 3, base_width=4).eval()

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from tsexplain.explain import explain
+from tsexplain.utils.compose import PROJECT_CONF
 
 C, T = 2, 16
 
@@ -35,13 +36,12 @@ def test_explain_rejects_bad_input(tiny):
 
 def test_every_explainer_config_is_reachable_from_python():
     """`explain` composes the `explainer` group: each option there (TimeSAE included) builds, none other does."""
-    from pathlib import Path
 
     from tsexplain.explain.api import build_explainer, methods
     from tsexplain.explain.base import Explainer
     from tsexplain.explain.timesae.explainer import TimeSAEExplainer
 
-    conf = Path(__file__).resolve().parents[2] / "conf" / "explainer"
+    conf = PROJECT_CONF / "explainer"
     assert set(methods()) == {p.stem for p in conf.glob("*.yaml")} - {"none"}
     for method in methods():
         assert isinstance(build_explainer(method), Explainer), method

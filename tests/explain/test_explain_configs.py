@@ -1,6 +1,5 @@
 """Every conf/explainer/*.yaml instantiates to a working Explainer through Hydra's `_target_`."""
 
-from pathlib import Path
 
 import pytest
 import torch
@@ -9,9 +8,9 @@ from omegaconf import OmegaConf
 
 from tsexplain.explain.base import Explainer
 from tsexplain.explain.fusion import FusionExplainer
-from tsexplain.utils.compose import compose_option
+from tsexplain.utils.compose import PROJECT_CONF, compose_option
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "explainer"
+CONF = PROJECT_CONF / "explainer"
 NAMES = ["saliency", "integrated_gradients", "smoothgrad", "gradient_shap", "occlusion", "feature_ablation",
          "random", "amplitude", "gradcam", "rollout", "fusion"]  # the post-hoc ones (timesae trains; tested there)
 

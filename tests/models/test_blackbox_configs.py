@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra
 import pytest
 import torch
@@ -11,8 +9,9 @@ from hydra import compose, initialize_config_dir
 
 from tsexplain.data.meta import DataMeta
 from tsexplain.models.blackbox import BlackBox
+from tsexplain.utils.compose import PROJECT_CONF
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "model"
+CONF = PROJECT_CONF / "model"
 NAMES = ["resnet", "transformer2d", "resnet_tf", "transformer", "lstm", "dlinear", "patchtst", "itransformer"]
 
 
@@ -22,8 +21,11 @@ def _model_cfg(name: str):
         return compose(f"model/{name}").model
 
 
+FORECASTERS = ["vitime"]  # forecasters (ForecastModule), built and trained in tests/forecast
+
+
 def test_every_model_config_is_tested():
-    assert sorted(p.stem for p in CONF.glob("*.yaml")) == sorted(NAMES)
+    assert sorted(p.stem for p in CONF.glob("*.yaml")) == sorted(NAMES + FORECASTERS)
 
 
 @pytest.mark.parametrize("name", NAMES)

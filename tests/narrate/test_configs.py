@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
@@ -12,8 +10,9 @@ from hydra.utils import instantiate
 from tsexplain.data.meta import DataMeta
 from tsexplain.narrate.t5 import T5Narrator
 from tsexplain.narrate.templates import TemplateNarrator
+from tsexplain.utils.compose import PROJECT_CONF
 
-CONF = str(Path(__file__).resolve().parents[2] / "conf")
+CONF = str(PROJECT_CONF)
 META = DataMeta("m", "multiclass", 2, 20, 2, channel_names=["II", "V1"], sampling_rate=10.0, units=["mV", "mV"])
 
 

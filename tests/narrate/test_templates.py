@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hydra.utils import instantiate
@@ -12,8 +10,9 @@ from omegaconf import OmegaConf
 from tsexplain.data.meta import DataMeta
 from tsexplain.narrate.regions import Region
 from tsexplain.narrate.templates import TemplateNarrator
+from tsexplain.utils.compose import PROJECT_CONF
 
-CONF = Path(__file__).resolve().parents[2] / "conf" / "narrator"
+CONF = PROJECT_CONF / "narrator"
 LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 
 

@@ -9,14 +9,16 @@ import pytest
 from omegaconf import OmegaConf
 
 from tsexplain.pipeline import run
+from tsexplain.utils.compose import PROJECT_CONF
 
 ROOT = Path(__file__).resolve().parents[2]
+CONF = PROJECT_CONF
 
 
 def _targets(group: str, suffix: str) -> list[str]:
     """The options of a config group whose `_target_` ends with `suffix` (real datasets need files on disk and are
     tested with fixtures in tests/data/real; forecasters on forecasting data in tests/forecast)."""
-    return sorted(p.stem for p in (ROOT / "conf" / group).glob("*.yaml")
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml")
                   if OmegaConf.load(p).get("_target_", "").endswith(suffix))
 
 

@@ -13,8 +13,11 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
+from tsexplain.utils.compose import PROJECT_CONF
+
 pytestmark = pytest.mark.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parents[2]
+CONF = PROJECT_CONF
 
 
 def _run(args: list[str], root: Path) -> subprocess.CompletedProcess:
@@ -25,7 +28,7 @@ def _run(args: list[str], root: Path) -> subprocess.CompletedProcess:
 
 def _compose(overrides: list[str]):
     GlobalHydra.instance().clear()
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
         return compose("config", overrides=overrides, return_hydra_config=True)
 
 

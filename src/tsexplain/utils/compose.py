@@ -1,6 +1,7 @@
 """One option of a config group, composed by Hydra from its search path: the running app's when there is one
-(`python run.py`, a test's composed config), else the project's `conf/`. Used where a run needs a second node of a
-group (the OOD dataset) and by `tsexplain.explain.explain`, so neither reads YAML files by path."""
+(`python run.py`, a test's composed config), else the configs shipped in the package (`tsexplain/conf`). Used where
+a run needs a second node of a group (the OOD dataset) and by `tsexplain.explain.explain`, so neither reads YAML
+files by path."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-# Outside a Hydra app: the checkout's conf/ (until conf/ ships inside the package, when this becomes
-# `initialize_config_module("tsexplain.conf")`).
-PROJECT_CONF = Path(__file__).resolve().parents[3] / "conf"
+# Outside a Hydra app: the configs inside the package (installed: copied into it; a checkout: tsexplain/conf is a
+# link to the top-level conf/).
+PROJECT_CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 @contextlib.contextmanager
