@@ -32,7 +32,7 @@ TOPK_K, TOPK_EPOCHS = 3, 10
 
 def _explainer(**module_kw) -> TimeSAEExplainer:
     module = functools.partial(TimeSAEModule, encoder=SMALL, lr=1e-2, **module_kw)
-    return TimeSAEExplainer(module=module, max_epochs=EPOCHS, init_samples=128, seed=0)
+    return TimeSAEExplainer(module=module, max_epochs=EPOCHS, min_steps=0, init_samples=128, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -293,3 +293,11 @@ def test_counterfactuals_reach_the_target_with_a_margin(fitted, test_split):
     lead = p.gather(1, (1 - y[:32])[:, None]).squeeze(1) - p.gather(1, y[:32, None]).squeeze(1)
     assert cf.success.float().mean() >= 0.8
     assert (lead[cf.success] >= 0.3 - 1e-6).all()  # not a flip at p ≈ ½
+
+
+def test_small_datasets_get_enough_steps():
+    """5 epochs are ~400 steps on a 5,000-sample benchmark but 15 on a 40-series UCR set (3 batches an epoch),
+    where the SAE cannot leave its initialisation (GunPoint: FVU 1.12, 98 % dead): min_steps raises the epochs."""
+    ex = TimeSAEExplainer(max_epochs=5, min_steps=400)
+    assert ex.epochs_for(79) == 6 and ex.epochs_for(80) == 5 and ex.epochs_for(3) == 134
+    assert TimeSAEExplainer(max_epochs=5, min_steps=0).epochs_for(3) == 5

@@ -16,7 +16,8 @@ from tsexplain.pipeline import run
 
 N = 16  # evaluation.max_samples
 SAE = ["dataset=freqshapes", "model=transformer", "explainer=timesae", "explainer.max_epochs=1",
-       "explainer.init_samples=64", "explainer.n_counterfactuals=8", "explainer.module.encoder.hidden=32",
+       "explainer.min_steps=0", "explainer.init_samples=64", "explainer.n_counterfactuals=8",
+       "explainer.module.encoder.hidden=32",
        # one epoch of 2 steps cannot fit a healthy SAE: these tests check the plumbing; the gate is tested on the
        # toy task (tests/timesae/test_explainer.py)
        "explainer.health.on_unhealthy=warn",
