@@ -31,6 +31,9 @@ class DataMeta:
     # Dataset-specific test metrics beyond the task's own (names in tsexplain.data.real.metrics.METRICS), e.g. the
     # CinC 2017 challenge F1; the black box adds them to its test metrics.
     extra_metrics: list[str] = field(default_factory=list)
+    # What the recording is ("ecg", "energy", "activity": a narrator config of that name speaks its vocabulary);
+    # None = no domain (synthetic data, UCR). The default `template` narrator follows it (narrator.domain_from_data).
+    domain: str | None = None
 
     def __post_init__(self) -> None:
         if self.task not in ("multiclass", "multilabel", "regression"):

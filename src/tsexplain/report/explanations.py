@@ -43,7 +43,8 @@ def write_explanation_report(folder: RunFolder, explanation: Explanation, scores
         paths.append(plot_saliency(
             test.x[i].detach().cpu().numpy(), maps, mask=None if test.mask is None else test.mask[i].cpu().numpy(),
             regions=regions, title=f"test sample {index}: predicted {prediction_text(test.pred[i], test.meta)}",
-            channel_names=test.meta.channel_names, path=fig_dir / f"saliency_{index}.png"))
+            channel_names=test.meta.channel_names, path=fig_dir / f"saliency_{index}.png", meta=test.meta,
+            headline=sal))  # meta: time in s/min/h and units; headline: the map many-channel heatmaps show
     named = {name: c["deletion"] for name, c in curves.items() if "deletion" in c}
     if named:
         paths.append(plot_deletion_curves(named, fig_dir / "deletion_curves.png"))

@@ -1,6 +1,8 @@
 """Report figures (matplotlib, Agg backend): saliency overlays, deletion curves, attention, concepts, CFs.
 
-Every function takes arrays (numpy or torch), writes one PNG, closes its figure and returns the path.
+Every function takes arrays (numpy or torch), writes one PNG, closes its figure and returns the path. Given the
+dataset's `DataMeta`, series figures put time in seconds/minutes/hours and units on the channel labels, and many
+channels become a heatmap plus the most salient channels' panels, so 12 leads or 26 sensors stay readable.
 """
 
 from __future__ import annotations
@@ -15,9 +17,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.patches import Patch, Rectangle  # noqa: E402
+
+from tsexplain.data.meta import DataMeta  # noqa: E402
+from tsexplain.utils.time_axis import TimeAxis, meta_time_axis, time_axis  # noqa: E402
 
 PathLike = str | Path
+# Beyond this many channels a saliency or counterfactual figure is a C×T heatmap plus the TOP_K channels' panels:
+# one panel per channel makes 12 leads ~18 in tall and 26 sensors ~37 in.
+MAX_TRACE_CHANNELS = 8
+TOP_K = 3
 
 
 def _np(a: Any) -> np.ndarray:
@@ -56,6 +65,43 @@ def _channel_index(channel: Any, names: Sequence[str]) -> int | None:
     return int(channel)
 
 
+def _channels(n_ch: int, channel_names: Sequence[str] | None, meta: DataMeta | None) -> tuple[list[str], list[str]]:
+    """(names, axis labels): names from `channel_names`, else `meta`, else ch0..; labels add units ("II (mV)")."""
+    if channel_names is not None:
+        names = list(channel_names)
+    elif meta is not None:
+        names = list(meta.channel_names)
+    else:
+        names = [f"ch{c}" for c in range(n_ch)]
+    if len(names) != n_ch:
+        raise ValueError(f"{len(names)} channel_names for {n_ch} channels; give one name per channel.")
+    units = list(meta.units) if meta is not None and meta.units else []
+    labels = [f"{n} ({units[c]})" if c < len(units) and units[c] else n for c, n in enumerate(names)]
+    return names, labels
+
+
+def _axis(meta: DataMeta | None, n_t: int) -> TimeAxis:
+    """Seconds/minutes/hours from `meta.sampling_rate` (utils.time_axis), or steps without a meta or a clock."""
+    return meta_time_axis(meta, n_t) if meta is not None else time_axis(1.0, n_t, clock=False)
+
+
+def _normalise(m: np.ndarray) -> np.ndarray:
+    span = m.max() - m.min()
+    return (m - m.min()) / span if span > 0 else np.zeros_like(m)
+
+
+def _figure(heights: Sequence[float], width: float = 10.0, title: str | None = None) -> tuple[plt.Figure, np.ndarray]:
+    """One column of axes `heights` inches tall (sharing x), laid out by constrained layout: the suptitle sits on
+    the first panel whatever the figure's height (a fixed `top` fraction leaves it inches above a tall one)."""
+    extra = 0.5 + (0.35 if title else 0.0)
+    fig, axes = plt.subplots(len(heights), 1, figsize=(width, sum(heights) + extra), sharex=True, squeeze=False,
+                             height_ratios=list(heights), layout="constrained")
+    fig.get_layout_engine().set(h_pad=0.02, hspace=0.0)
+    if title:
+        fig.suptitle(title)
+    return fig, axes[:, 0]
+
+
 def plot_saliency(
     x: Any,
     maps: Mapping[str, Any],
@@ -64,13 +110,14 @@ def plot_saliency(
     title: str | None = None,
     channel_names: Sequence[str] | None = None,
     path: PathLike = "saliency.png",
+    meta: DataMeta | None = None,
+    headline: str | Any | None = None,
+    max_channels: int = MAX_TRACE_CHANNELS,
+    top_k: int = TOP_K,
 ) -> Path:
-    """One panel per channel: the series, GT mask shaded grey, regions as labelled spans, and one heat strip
-    per map underneath (each map min–max normalised over the whole sample so channels compare).
-
-    Regions are any objects with `channel` (index or name), `start`, `end` (exclusive) and `score`.
-    """
-    return _save(saliency_figure(x, maps, mask, regions, title, channel_names), path)
+    """The series with its saliency maps (see `saliency_figure`), written to `path`."""
+    return _save(saliency_figure(x, maps, mask, regions, title, channel_names, meta=meta, headline=headline,
+                                 max_channels=max_channels, top_k=top_k), path)
 
 
 def saliency_figure(
@@ -80,61 +127,135 @@ def saliency_figure(
     regions: Sequence[Any] | None = None,
     title: str | None = None,
     channel_names: Sequence[str] | None = None,
+    meta: DataMeta | None = None,
+    headline: str | Any | None = None,
+    max_channels: int = MAX_TRACE_CHANNELS,
+    top_k: int = TOP_K,
 ) -> plt.Figure:
-    """The open figure `plot_saliency` saves (for callers that add to it; close it with `plt.close`)."""
+    """The open figure `plot_saliency` saves (close it with `plt.close`).
+
+    Up to `max_channels` channels: one panel per channel, the series with the GT mask shaded grey and the regions
+    as labelled spans, and one heat strip per map underneath (each map min–max normalised over the whole sample
+    so channels compare). More channels (12 leads, 26 sensors): one C×T heatmap of the `headline` map (a key of
+    `maps` or a [C, T] array; default the last map) with every channel named, the regions outlined on it, and the
+    panels of only the `top_k` most salient channels: those the regions name (best first), then by saliency mass.
+    With `meta` the x-axis is time in seconds/minutes/hours (`meta.sampling_rate`) and the labels carry units.
+
+    Regions are any objects with `channel` (index or name), `start`, `end` (exclusive) and `score`.
+    """
     x = _as_ct(x, "x")
     n_ch, n_t = x.shape
-    names = list(channel_names) if channel_names is not None else [f"ch{c}" for c in range(n_ch)]
-    if len(names) != n_ch:
-        raise ValueError(f"{len(names)} channel_names for {n_ch} channels; give one name per channel.")
+    names, labels = _channels(n_ch, channel_names, meta)
     norm_maps = {}
     for name, m in maps.items():
         m = _as_ct(m, f"maps[{name!r}]")
         if m.shape != x.shape:
             raise ValueError(f"maps[{name!r}] has shape {m.shape}, x has {x.shape}; pass [C, T] maps.")
-        span = m.max() - m.min()
-        norm_maps[name] = (m - m.min()) / span if span > 0 else np.zeros_like(m)
+        norm_maps[name] = _normalise(m)
     mask_arr = _as_ct(mask, "mask") > 0 if mask is not None else None
-
-    n_maps = len(norm_maps)
-    ratios = ([3.0] + [0.5] * n_maps) * n_ch
-    fig, axes = plt.subplots(
-        len(ratios), 1, figsize=(10, sum(ratios) * 0.45 + 0.8), sharex=True,
-        gridspec_kw={"height_ratios": ratios, "hspace": 0.08}, squeeze=False,
-    )
-    axes = axes[:, 0]
-    t = np.arange(n_t)
-    for c in range(n_ch):
-        ax = axes[c * (1 + n_maps)]
+    axis = _axis(meta, n_t)
+    valid = [(c, r) for r in regions or [] if (c := _channel_index(r.channel, names)) is not None and 0 <= c < n_ch]
+    if n_ch <= max_channels:
+        shown = list(range(n_ch))
+        fig, heat_rows = None, 0
+    else:
+        head_name, head = _headline(headline, norm_maps, x.shape)
+        shown = _top_channels(head, [c for c, _ in valid], top_k)
+        heat_h = max(1.6, 0.16 * n_ch)
+        per = [1.0] + [0.2] * len(norm_maps)
+        fig, axes = _figure([heat_h] + per * len(shown), title=title)
+        what = head_name if "saliency" in head_name else f"{head_name} saliency"
+        _heatmap(axes[0], head, labels, axis, shown, valid, f"{what} (min–max normalised), all {n_ch} channels; "
+                 f"panels below: the {len(shown)} most salient", cmap="inferno", vmin=0, vmax=1)
+        heat_rows = 1
+    if fig is None:
+        unit_h = 0.45 if n_ch <= 4 else 0.3
+        per = [3.0 * unit_h] + [0.5 * unit_h] * len(norm_maps)
+        fig, axes = _figure(per * n_ch, title=title)
+    rows = 1 + len(norm_maps)
+    t = axis.at(np.arange(n_t))
+    edges = (axis.at(-0.5), axis.at(n_t - 0.5))
+    trace_of = {}
+    for i, c in enumerate(shown):
+        ax = axes[heat_rows + i * rows]
+        trace_of[c] = ax
         ax.plot(t, x[c], color="black", lw=1.0)
-        ax.set_ylabel(names[c])
+        ax.set_ylabel(labels[c], fontsize=9 if len(labels[c]) < 14 else 8)
         if mask_arr is not None:
             for s, e in _runs(mask_arr[c]):
-                ax.axvspan(s - 0.5, e - 0.5, color="grey", alpha=0.3, lw=0)
+                ax.axvspan(axis.at(s - 0.5), axis.at(e - 0.5), color="grey", alpha=0.3, lw=0)
         for k, (name, m) in enumerate(norm_maps.items()):
-            strip = axes[c * (1 + n_maps) + 1 + k]
+            strip = axes[heat_rows + i * rows + 1 + k]
             strip.imshow(m[c][None], aspect="auto", cmap="inferno", vmin=0, vmax=1,
-                         extent=(-0.5, n_t - 0.5, 0, 1), interpolation="nearest")
+                         extent=(*edges, 0, 1), interpolation="nearest")
             strip.set_yticks([])
             strip.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
-    for r in regions or []:
-        c = _channel_index(r.channel, names)
-        if c is None or not 0 <= c < n_ch:
+    for c, r in valid:
+        if c not in trace_of:
             continue
-        ax = axes[c * (1 + n_maps)]
-        ax.axvspan(r.start - 0.5, r.end - 0.5, facecolor="tab:blue", alpha=0.15, edgecolor="tab:blue", lw=1.2)
-        ax.text((r.start + r.end - 1) / 2, 0.97, f"{float(r.score):.2f}", transform=ax.get_xaxis_transform(),
+        ax = trace_of[c]
+        ax.axvspan(axis.at(r.start - 0.5), axis.at(r.end - 0.5), facecolor="tab:blue", alpha=0.15,
+                   edgecolor="tab:blue", lw=1.2)
+        ax.text(axis.at((r.start + r.end - 1) / 2), 0.97, f"{float(r.score):.2f}", transform=ax.get_xaxis_transform(),
                 ha="center", va="top", fontsize=7, color="tab:blue",
                 bbox={"facecolor": "white", "alpha": 0.8, "lw": 0, "pad": 1})
     if mask_arr is not None and mask_arr.any():
         # One entry for the mask however many spans (and whichever channels) it has.
         gt = Patch(facecolor="grey", alpha=0.3, lw=0, label="GT mask")
-        axes[0].legend(handles=[gt], loc="upper right", fontsize=7)
-    axes[-1].set_xlabel("time step")
-    axes[-1].set_xlim(-0.5, n_t - 0.5)
-    if title:
-        fig.suptitle(title)
+        axes[heat_rows].legend(handles=[gt], loc="upper right", fontsize=7)
+    axes[-1].set_xlabel(axis.label)
+    axes[-1].set_xlim(*edges)
     return fig
+
+
+def _headline(headline: str | Any | None, norm_maps: Mapping[str, np.ndarray],
+              shape: tuple[int, int]) -> tuple[str, np.ndarray]:
+    """(name, normalised [C, T]) of the map the heatmap shows and the channels are ranked by."""
+    if headline is None:
+        if not norm_maps:
+            raise ValueError("a saliency figure of more channels than max_channels needs a map to rank channels by; "
+                             "pass maps or headline.")
+        name = list(norm_maps)[-1]
+        return name, norm_maps[name]
+    if isinstance(headline, str):
+        if headline not in norm_maps:
+            raise ValueError(f"headline={headline!r} is not one of the maps {list(norm_maps)}; name one, or pass "
+                             "the [C, T] map itself.")
+        return headline, norm_maps[headline]
+    m = _as_ct(headline, "headline")
+    if m.shape != shape:
+        raise ValueError(f"headline has shape {m.shape}, x has {shape}; pass a [C, T] map.")
+    return "headline", _normalise(m)
+
+
+def _top_channels(score_map: np.ndarray, first: Sequence[int], k: int) -> list[int]:
+    """Up to `k` channels: `first` (the regions' channels, in order), then the rest by mass of `score_map` (ties by
+    index; channels without any left out, one kept), in channel order so the panels read like the heatmap."""
+    if k < 1:
+        raise ValueError(f"top_k={k} must be ≥ 1 (the channels drawn as traces beside the heatmap).")
+    mass = score_map.sum(axis=1)
+    ranked = [c for c in sorted(range(len(mass)), key=lambda c: (-mass[c], c)) if mass[c] > 0]
+    order = list(dict.fromkeys([*first, *ranked])) or [0]
+    return sorted(order[:k])
+
+
+def _heatmap(ax: plt.Axes, values: np.ndarray, labels: Sequence[str], axis: TimeAxis, shown: Sequence[int],
+             regions: Sequence[tuple[int, Any]], title: str, **imshow: Any) -> None:
+    """C×T image with every channel's label as a y tick (the traced ones in bold), regions outlined, a colorbar."""
+    n_ch, n_t = values.shape
+    im = ax.imshow(values, aspect="auto", interpolation="nearest",
+                   extent=(axis.at(-0.5), axis.at(n_t - 0.5), n_ch - 0.5, -0.5), **imshow)
+    ax.set_yticks(range(n_ch), labels, fontsize=8 if n_ch <= 16 else 7)
+    for c, tick in enumerate(ax.get_yticklabels()):
+        if c in shown:
+            tick.set_fontweight("bold")
+    for c, r in regions:
+        ax.add_patch(Rectangle((axis.at(r.start - 0.5), c - 0.5), axis.at(r.end - r.start), 1.0, fill=False,
+                               edgecolor="tab:cyan", lw=1.5))
+    ax.set_title(title, fontsize=9, loc="left")
+    cax = ax.inset_axes((1.01, 0.0, 0.012, 1.0))
+    ax.figure.colorbar(im, cax=cax)
+    cax.tick_params(labelsize=7)
 
 
 def plot_deletion_curves(curves: Mapping[str, Mapping[str, Any]], path: PathLike = "deletion.png") -> Path:
@@ -216,24 +337,40 @@ def plot_counterfactual(
     title: str | None = None,
     channel_names: Sequence[str] | None = None,
     labels: tuple[str, str] = ("original", "counterfactual"),
+    meta: DataMeta | None = None,
+    max_channels: int = MAX_TRACE_CHANNELS,
+    top_k: int = TOP_K,
 ) -> Path:
-    """Original and counterfactual series per channel, with the gap between them filled."""
+    """Original and counterfactual series per channel, with the gap between them filled. More than
+    `max_channels` channels: a C×T heatmap of the change (counterfactual − original) with every channel named, and
+    the panels of the `top_k` channels changed most. With `meta`: time and units on the axes, as `saliency_figure`."""
     x, x_cf = _as_ct(x, "x"), _as_ct(x_cf, "x_cf")
     if x.shape != x_cf.shape:
         raise ValueError(f"x {x.shape} and x_cf {x_cf.shape} must have the same [C, T] shape.")
     n_ch, n_t = x.shape
-    names = list(channel_names) if channel_names is not None else [f"ch{c}" for c in range(n_ch)]
-    fig, axes = plt.subplots(n_ch, 1, figsize=(10, 1.8 * n_ch + 0.6), sharex=True, squeeze=False)
-    t = np.arange(n_t)
-    for c, ax in enumerate(axes[:, 0]):
-        ax.plot(t, x[c], color="black", lw=1.0, label=labels[0])
+    _, names = _channels(n_ch, channel_names, meta)  # the labels, with units
+    axis = _axis(meta, n_t)
+    if n_ch <= max_channels:
+        shown, heat_rows = list(range(n_ch)), 0
+        fig, axes = _figure([1.6 if n_ch <= 4 else 1.1] * n_ch, title=title)
+    else:
+        diff = x_cf - x
+        shown = _top_channels(np.abs(diff), [], top_k)
+        fig, axes = _figure([max(1.6, 0.16 * n_ch)] + [1.1] * len(shown), title=title)
+        vmax = float(np.abs(diff).max()) or 1.0
+        _heatmap(axes[0], diff, names, axis, shown, [], f"{labels[1]} − {labels[0]}, all {n_ch} channels; panels "
+                 f"below: the {len(shown)} changed most", cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+        heat_rows = 1
+    t = axis.at(np.arange(n_t))
+    for i, c in enumerate(shown):
+        ax = axes[heat_rows + i]
+        ax.plot(t, x[c], color="black", lw=1.0, label=labels[0], zorder=3)  # on top: red shows only where it differs
         ax.plot(t, x_cf[c], color="tab:red", lw=1.0, label=labels[1])
         ax.fill_between(t, x[c], x_cf[c], color="tab:red", alpha=0.2, lw=0)
-        ax.set_ylabel(names[c] if c < len(names) else f"ch{c}")
-    axes[0, 0].legend(loc="upper right", fontsize=7)
-    axes[-1, 0].set_xlabel("time step")
-    if title:
-        fig.suptitle(title)
+        ax.set_ylabel(names[c], fontsize=9 if len(names[c]) < 14 else 8)
+    axes[heat_rows].legend(loc="upper right", fontsize=7)
+    axes[-1].set_xlabel(axis.label)
+    axes[-1].set_xlim(axis.at(-0.5), axis.at(n_t - 0.5))
     return _save(fig, path)
 
 

@@ -152,4 +152,5 @@ class CinC2017DataModule(RealDataModule):
         return DataMeta(
             name=self.NAME, task="multiclass", n_channels=1, seq_len=int(round(self.length_s * FS)),
             n_outputs=len(self.classes), channel_names=["ECG"], sampling_rate=float(FS),
-            units=arrays["units"].tolist(), class_names=list(self.classes), extra_metrics=extra)
+            units=arrays["units"].tolist(), class_names=list(self.classes), extra_metrics=extra,
+            domain="ecg")

@@ -109,4 +109,4 @@ class ETTDataModule(RealDataModule):
         return DataMeta(
             name=self.NAME, task="regression", n_channels=len(self.features), seq_len=self.seq_len, n_outputs=1,
             channel_names=self.features, sampling_rate=1.0 / self.step_s,
-            units=[UNITS[c] for c in self.features], class_names=["OT (°C)"])
+            units=[UNITS[c] for c in self.features], class_names=["OT (°C)"], domain="energy")

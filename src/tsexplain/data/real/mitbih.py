@@ -263,7 +263,7 @@ class MITBIHDataModule(RealDataModule):
             name=self.NAME, task="multiclass", n_channels=x.shape[1], seq_len=x.shape[2],
             n_outputs=len(self.class_names()), channel_names=list(self.channels),
             sampling_rate=float(arrays["sampling_rate"]), units=arrays["units"].tolist(),
-            class_names=self.class_names(), has_mask=True, scored_classes=None)
+            class_names=self.class_names(), has_mask=True, scored_classes=None, domain="ecg")
 
     @property
     def beat_source(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:

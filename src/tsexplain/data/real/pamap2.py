@@ -196,4 +196,4 @@ class PAMAP2DataModule(RealDataModule):
         return DataMeta(
             name=self.NAME, task="multiclass", n_channels=len(channels), seq_len=self.window,
             n_outputs=len(self.activities), channel_names=channels, sampling_rate=FS,
-            units=[UNITS[c] for c in channels], class_names=arrays["class_names"].tolist())
+            units=[UNITS[c] for c in channels], class_names=arrays["class_names"].tolist(), domain="activity")

@@ -198,7 +198,7 @@ class PTBXLDataModule(RealDataModule):
             name=self.NAME, task="multiclass" if self.single_label else "multilabel", n_channels=12,
             seq_len=DURATION_S * self.sampling_rate, n_outputs=len(classes),
             channel_names=arrays["channel_names"].tolist(), sampling_rate=float(self.sampling_rate),
-            units=arrays["units"].tolist(), class_names=classes, extra_metrics=["macro_auroc"])
+            units=arrays["units"].tolist(), class_names=classes, extra_metrics=["macro_auroc"], domain="ecg")
 
     @property
     def ecg_ids(self) -> dict[str, np.ndarray]:

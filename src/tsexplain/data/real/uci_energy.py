@@ -95,5 +95,6 @@ class UCIEnergyDataModule(RealDataModule):
         return DataMeta(
             name=self.NAME, task="regression", n_channels=len(self.features), seq_len=self.window, n_outputs=1,
             channel_names=list(self.features), sampling_rate=1.0 / STEP_S,
-            units=[UNITS[f] for f in self.features], class_names=[f"{self.target} ({UNITS[self.target]})"])
+            units=[UNITS[f] for f in self.features], class_names=[f"{self.target} ({UNITS[self.target]})"],
+            domain="energy")
 
