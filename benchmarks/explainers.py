@@ -18,22 +18,23 @@ PAPER = ["experiment=fusion_paper"]
 EXPLAINERS = {
     "gradcam": ["explainer=gradcam"],
     "rollout": ["explainer=rollout"],
-    "fusion multiply (dtw)": [*PAPER, "explainer.fusion=multiply"],
-    "fusion multiply (no align)": [*PAPER, "explainer.fusion=multiply", "explainer.align=none"],
-    "fusion mean": [*PAPER, "explainer.fusion=mean"],
-    "fusion weighted α=0.5": [*PAPER, "explainer.fusion=weighted"],
-    "fusion max": [*PAPER, "explainer.fusion=max"],
-    "fusion geometric": [*PAPER, "explainer.fusion=geometric"],
-    "fusion concat": [*PAPER, "explainer.fusion=concat"],
-    "fusion learned": [*PAPER, "explainer.fusion=learned"],
+    "fusion multiply (dtw)": [*PAPER, "explainer/fusion_strategy=multiply"],
+    "fusion multiply (no align)": [*PAPER, "explainer/fusion_strategy=multiply", "explainer.align=none"],
+    "fusion mean": [*PAPER, "explainer/fusion_strategy=mean"],
+    "fusion weighted α=0.5": [*PAPER, "explainer/fusion_strategy=weighted"],
+    "fusion max": [*PAPER, "explainer/fusion_strategy=max"],
+    "fusion geometric": [*PAPER, "explainer/fusion_strategy=geometric"],
+    "fusion concat": [*PAPER, "explainer/fusion_strategy=concat"],
+    "fusion learned": [*PAPER, "explainer/fusion_strategy=learned"],
     "fusion default": ["explainer=fusion"],
     "integrated_gradients": ["explainer=integrated_gradients"],
     "amplitude |x−median|": ["explainer=amplitude"],
     "random": ["explainer=random"],
 }
 # Local-map ablation of the fusion (no alignment, product): CAM variant × ResNet stage.
-CAMS = {f"fusion no-align {v} {layer}": ["explainer=fusion", "explainer.align=none", "explainer.fusion=multiply",
-                                         f"explainer.gradcam.variant={v}", f"explainer.gradcam.layer={layer}"]
+CAMS = {f"fusion no-align {v} {layer}": ["explainer=fusion", "explainer.align=none",
+                                         "explainer/fusion_strategy=multiply", f"explainer.gradcam.variant={v}",
+                                         f"explainer.gradcam.layer={layer}"]
         for v in ("gradcam", "hirescam", "gradcampp") for layer in ("layer2", "layer3", "layer4")}
 EXPLAINERS.update(CAMS)
 NARRATORS = {"template": ["narrator=template"], "t5": ["narrator=t5"]}

@@ -9,7 +9,7 @@ from captum.attr import LayerAttribution, LayerGradCam
 from tsexplain.data.meta import DataMeta
 from tsexplain.explain.fusion import FusionExplainer
 from tsexplain.explain.gradcam import GradCAM
-from tsexplain.explain.rollout import AttentionRollout
+from tsexplain.explain.rollout import AttentionRollout, CheferRollout
 from tsexplain.models.backbones.resnet import ResNet1d
 from tsexplain.models.backbones.resnet_tf import ResNetTransformer
 from tsexplain.models.backbones.timex_transformer import TimeXTransformer
@@ -41,13 +41,13 @@ def test_gradcam_on_resnet_matches_captum_directly():
         GradCAM(layer="nope").fit(bb).attribute(x)
 
 
-@pytest.mark.parametrize("method", ["rollout", "chefer"])
+@pytest.mark.parametrize("method", [AttentionRollout, CheferRollout])
 def test_rollout_on_patch_transformer_and_timex(method):
     x = torch.randn(B, 2, 32)
     pt = _bb(PatchTransformer2d, dim=16, depth=2, num_heads=2, patch_t=5)  # 2 × 7 grid over a padded 2 × 35
-    _ok(AttentionRollout(method=method).fit(pt).attribute(x))
+    _ok(method().fit(pt).attribute(x))
     tx = _bb(TimeXTransformer, n_layers=2)
-    sal = AttentionRollout(method=method).fit(tx).attribute(x)
+    sal = method().fit(tx).attribute(x)
     _ok(sal)
     assert torch.allclose(sal[:, 0], sal[:, 1])  # token_grid (1, T): one relevance per time step
 

@@ -8,11 +8,13 @@ from omegaconf import OmegaConf
 
 from tsexplain.explain.base import Explainer
 from tsexplain.explain.fusion import FusionExplainer
+from tsexplain.explain.rollout import CheferRollout
 from tsexplain.utils.compose import PROJECT_CONF, compose_option
 
 CONF = PROJECT_CONF / "explainer"
+# the post-hoc ones (timesae trains; tested there)
 NAMES = ["saliency", "integrated_gradients", "smoothgrad", "gradient_shap", "occlusion", "feature_ablation",
-         "random", "amplitude", "gradcam", "rollout", "fusion"]  # the post-hoc ones (timesae trains; tested there)
+         "random", "amplitude", "gradcam", "rollout", "rollout_chefer", "fusion"]
 
 
 def test_none_is_an_empty_mapping():
@@ -37,5 +39,10 @@ def test_fusion_config_nests_its_two_explainers():
     assert isinstance(ex, FusionExplainer)
     assert (ex.gradcam.name, ex.rollout.name) == ("gradcam", "rollout")
     # the defaults chosen by the ablation (README "Fusion default"); the paper's recipe is experiment=fusion_paper
-    assert (ex.fusion, ex.align, ex.sakoe_chiba_radius) == ("multiply", "none", 10)
+    assert (ex.strategy.name, ex.align, ex.sakoe_chiba_radius) == ("multiply", "none", 10)
     assert (ex.gradcam.variant, ex.gradcam.layer) == ("gradcampp", "layer2")
+
+
+def test_fusion_takes_the_gradient_weighted_rollout_by_its_config(make_cfg):
+    ex = instantiate(make_cfg(["explainer@explainer.rollout=rollout_chefer"]).explainer)
+    assert isinstance(ex.rollout, CheferRollout) and ex.gradcam.layer == "layer2"

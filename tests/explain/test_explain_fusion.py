@@ -2,13 +2,24 @@
 
 import pytest
 import torch
+from hydra.errors import ConfigCompositionException, InstantiationException
+from hydra.utils import instantiate
 
-from tsexplain.explain.fusion import FusionExplainer, fuse, minmax
+from tsexplain.explain import fusion_strategies as fs
+from tsexplain.explain.fusion import FusionExplainer
 from tsexplain.explain.gradcam import GradCAM
 from tsexplain.explain.learned_fusion import LearnedFusion
 from tsexplain.explain.rollout import AttentionRollout
+from tsexplain.utils.compose import compose_option
+from tsexplain.utils.tensors import minmax_per_sample
 
 C, T, B = 2, 32, 4
+FIXED = {"multiply": fs.Multiply(), "mean": fs.Mean(), "concat": fs.Concat(), "weighted": fs.Weighted(alpha=0.25),
+         "max": fs.Max(), "geometric": fs.Geometric()}
+
+
+def minmax(m, constant=0.0):
+    return minmax_per_sample(m, constant, 1e-12)  # as the fusion normalises its two maps
 
 
 def test_each_fixed_strategy_formula():
@@ -23,9 +34,11 @@ def test_each_fixed_strategy_formula():
         "geometric": [0.0, 0.5, 0.0, 0.5],
     }
     for name, e in expect.items():
-        assert torch.allclose(fuse(g, r, name, alpha=0.25), torch.tensor([[e]])), name
-    with pytest.raises(ValueError, match="multiply"):
-        fuse(g, r, "product")
+        assert torch.allclose(FIXED[name](g, r), torch.tensor([[e]])), name
+    with pytest.raises(ValueError, match="multiply"):  # the former string form names the new syntax
+        FusionExplainer(fusion_strategy="product")
+    with pytest.raises(ValueError, match="alpha"):
+        fs.Weighted(alpha=1.5)
 
 
 def test_minmax_is_per_sample_and_constant_maps_give_no_nan():
@@ -34,8 +47,8 @@ def test_minmax_is_per_sample_and_constant_maps_give_no_nan():
     assert n[0].min() == 0 and n[0].max() == 1
     assert torch.equal(n[1], torch.zeros(C, T))
     assert torch.equal(minmax(m, constant=1.0)[1], torch.ones(C, T))
-    for name in ("multiply", "mean", "weighted", "max", "geometric", "concat"):
-        assert torch.isfinite(fuse(n[1:], n[:1], name)).all()
+    for strategy in FIXED.values():
+        assert torch.isfinite(strategy(n[1:], n[:1])).all()
 
 
 def _fusion(tiny, **kw):
@@ -44,7 +57,7 @@ def _fusion(tiny, **kw):
 
 
 def test_maps_are_normalised_aligned_and_fused(tiny):
-    model, fx = _fusion(tiny, fusion="multiply", sakoe_chiba_radius=4)
+    model, fx = _fusion(tiny, fusion_strategy=fs.Multiply(), sakoe_chiba_radius=4)
     x = torch.randn(B, C, T)
     m = fx.maps(x)
     assert set(m) == {"gradcam", "rollout", "rollout_aligned", "fused"}
@@ -68,7 +81,7 @@ def test_multiply_of_a_constant_map_gives_no_nan(tiny):
     m = fx.maps(x)
     assert torch.equal(m["gradcam"], torch.ones(B, C, T))  # neutral element of multiply
     assert torch.allclose(sal, m["rollout"])  # so the other map decides
-    _, fmax = _fusion(tiny, fusion="max", align="none")
+    _, fmax = _fusion(tiny, fusion_strategy=fs.Max(), align="none")
     assert torch.equal(fmax.maps(x)["gradcam"], torch.zeros(B, C, T))  # neutral element of max
 
 
@@ -77,6 +90,8 @@ def test_fusion_needs_a_dual_branch_model(tiny):
         FusionExplainer().fit(tiny.TinyConv(C))
     with pytest.raises(ValueError, match="learned"):
         FusionExplainer(fusion="sum")
+    with pytest.raises(ValueError, match="explainer/fusion_strategy=mean"):  # `explainer.fusion=mean` in a run
+        FusionExplainer(fusion="mean")
 
 
 def test_learned_fusion_loss_is_finite_and_decreases(tiny):
@@ -103,18 +118,18 @@ def test_learned_fusion_fits_through_a_trainer_and_restores_the_black_box(tiny):
     model.head.weight.requires_grad_(False)  # a user's own frozen part must stay frozen
     flags = [p.requires_grad for p in model.parameters()]
     data = tiny.DictLoader(torch.randn(16, C, T), torch.zeros(16, dtype=torch.long))
-    fx = FusionExplainer(GradCAM(), AttentionRollout(), fusion="learned", align="none", max_epochs=2)
-    w0 = fx.learned.conv.weight.detach().clone()
+    fx = FusionExplainer(GradCAM(), AttentionRollout(), fusion_strategy=fs.Learned(max_epochs=2), align="none")
+    w0 = fx.strategy.module.conv.weight.detach().clone()
     with pytest.raises(RuntimeError, match="fit"):
-        FusionExplainer(fusion="learned").maps(torch.randn(1, C, T))
+        FusionExplainer(fusion_strategy=fs.Learned()).maps(torch.randn(1, C, T))
     fx.fit(model, data)
     assert [p.requires_grad for p in model.parameters()] == flags
     assert not model.training
-    assert not torch.equal(fx.learned.conv.weight, w0)
+    assert not torch.equal(fx.strategy.module.conv.weight, w0)
     sal = fx.attribute(torch.randn(B, C, T))
     assert sal.shape == (B, C, T) and torch.isfinite(sal).all() and ((sal >= 0) & (sal <= 1)).all()
     with pytest.raises(ValueError, match="datamodule"):
-        FusionExplainer(fusion="learned").fit(model)
+        FusionExplainer(fusion_strategy=fs.Learned()).fit(model)
 
 
 def test_fusion_rebind_rebinds_both_components(tiny):
@@ -130,12 +145,48 @@ def test_fusion_rebind_rebinds_both_components(tiny):
 def test_learned_fusion_reports_health_and_refuses_a_collapsed_fit(tiny):
     model, x = tiny.TinyDual(2, 32), torch.randn(6, 2, 32)
     target = torch.zeros(6, dtype=torch.long)
-    fx = FusionExplainer(fusion="learned", align="none").fit(model, tiny.DictLoader(x, target), None)
+    fx = FusionExplainer(fusion_strategy=fs.Learned(), align="none").fit(model, tiny.DictLoader(x, target), None)
     health = fx.explanation_metrics(x, target, None)
     assert health["learned_collapsed_fraction"] < 0.5
-    assert health["learned_w_gradcam"] == pytest.approx(float(fx.learned.conv.weight.flatten()[0]))
+    assert health["learned_w_gradcam"] == pytest.approx(float(fx.strategy.module.conv.weight.flatten()[0]))
     with torch.no_grad():  # a fit that ignores both maps: every fused map is one constant
-        fx.learned.conv.weight.zero_()
-        fx.learned.conv.bias.fill_(8.0)
+        fx.strategy.module.conv.weight.zero_()
+        fx.strategy.module.conv.bias.fill_(8.0)
     with pytest.raises(RuntimeError, match="collapsed: 100%"):
         fx.explanation_metrics(x, target, None)
+
+
+# The former `fuse(g, r, fusion, alpha=0.5)` switch, kept here as the reference the strategy objects must match.
+FORMER = {
+    "multiply": lambda g, r: g * r,
+    "mean": lambda g, r: 0.5 * (g + r),
+    "concat": lambda g, r: 0.5 * (g + r),
+    "weighted": lambda g, r: 0.5 * g + 0.5 * r,
+    "max": torch.maximum,
+    "geometric": lambda g, r: (g * r).clamp_min(0).sqrt(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORMER))
+def test_strategy_chosen_by_its_config_group_gives_the_former_numbers(name, make_cfg, tiny):
+    ex = instantiate(make_cfg([f"explainer/fusion_strategy={name}", "explainer.align=none"]).explainer)
+    assert type(ex.strategy).name == name
+    model, x = tiny.TinyDual(C, T), torch.randn(B, C, T)
+    x[0] = 0.0  # a constant Grad-CAM map: the neutral element (0 for max, else 1) stands in for it
+    target = torch.zeros(B, dtype=torch.long)
+    ex.fit(model)
+    neutral = 0.0 if name == "max" else 1.0
+    g = minmax(GradCAM(layer="layer2", variant="gradcampp").fit(model).attribute(x, target), neutral)
+    r = minmax(AttentionRollout().fit(model).attribute(x, target), neutral)
+    assert torch.equal(ex.attribute(x, target), FORMER[name](g, r).clamp_min(0))
+
+
+def test_learned_strategy_config_is_the_former_default_and_old_forms_name_the_new_syntax(make_cfg):
+    learned = instantiate(compose_option("explainer/fusion_strategy", "learned"))
+    assert isinstance(learned, fs.Learned) and learned.max_epochs == 3  # the former explainer.max_epochs
+    assert dict(learned.module.hparams) == dict(LearnedFusion().hparams)  # the former `learned: null` default
+    with pytest.raises(ConfigCompositionException, match="fusion_strategy"):
+        make_cfg(["explainer/fusion_strategy=product"])
+    for old in (["explainer.fusion=mean"], ["explainer.fusion_strategy=mean"]):
+        with pytest.raises(InstantiationException, match="explainer/fusion_strategy=mean"):
+            instantiate(make_cfg(old).explainer)

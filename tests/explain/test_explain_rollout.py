@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tsexplain.explain.rollout import AttentionRollout, discard_lowest, rollout, tokens_to_map
+from tsexplain.explain.rollout import AttentionRollout, CheferRollout, discard_lowest, rollout, tokens_to_map
 
 N, B = 6, 2
 
@@ -94,14 +94,16 @@ def test_token_grid_becomes_a_channel_by_time_map(tiny):
 def test_chefer_runs_and_differs_from_plain_rollout(tiny):
     model, x = tiny.TinyAttn(2, 32, cls=True), torch.randn(B, 2, 32)
     plain = AttentionRollout().fit(model).attribute(x, torch.tensor([0, 0]))
-    chefer = AttentionRollout(method="chefer").fit(model)
+    chefer = CheferRollout().fit(model)
     c0, c1 = chefer.attribute(x, torch.tensor([0, 0])), chefer.attribute(x, torch.tensor([1, 1]))
     assert c0.shape == plain.shape == (B, 2, 32)
     assert torch.isfinite(c0).all() and c0.std() > 0
     assert not torch.allclose(c0 / c0.sum(), plain / plain.sum(), atol=1e-3)
     assert not torch.allclose(c0, c1)  # class-specific, unlike plain rollout
     mean_model = tiny.TinyAttn(2, 32, cls=False)
-    assert AttentionRollout(method="chefer").fit(mean_model).attribute(x).std() > 0
+    assert CheferRollout().fit(mean_model).attribute(x).std() > 0
+    with pytest.raises(ValueError, match="explainer=rollout_chefer"):  # the former switch names the new explainer
+        AttentionRollout(method="chefer")
 
 
 def test_rollout_rejects_models_without_attention(tiny):

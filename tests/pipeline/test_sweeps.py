@@ -50,7 +50,10 @@ def test_optuna_search_runs_trials_and_reports_the_best(tmp_path, tiny_overrides
 def test_sweep_files_are_a_config_group():
     cfg = _compose(["sweep=ablation_fusion"])
     assert cfg.hydra.mode.name == "MULTIRUN"
-    assert set(cfg.hydra.sweeper.params) == {"explainer.fusion", "explainer.align"}
+    assert set(cfg.hydra.sweeper.params) == {"explainer/fusion_strategy", "explainer.align"}
+    for name in cfg.hydra.sweeper.params["explainer/fusion_strategy"].split(","):  # each job's override composes
+        job = _compose(["sweep=ablation_fusion", f"explainer/fusion_strategy={name}"])
+        assert job.explainer.fusion_strategy._target_.rsplit(".", 1)[1].lower() == name
     cfg = _compose(["sweep=benchmark_blackbox"])
     assert cfg.hydra.sweeper.params.seed == "0,1,2"
     assert not cfg.explainer  # black boxes only: explainer=none

@@ -8,6 +8,7 @@ from typing import Protocol
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
 from tsexplain.utils.tensors import default_target
@@ -18,6 +19,17 @@ class TrainerFactory(Protocol):
     checkpoints and early stopping on `monitor` (None: no validation data, keep the last checkpoint)."""
 
     def __call__(self, *, max_epochs: int, monitor: str | None = "val/loss", mode: str = "min") -> L.Trainer: ...
+
+
+def default_trainer(*, max_epochs: int, monitor: str | None = None, mode: str = "min",
+                    checkpoint_dir: str | None = None, **trainer_kwargs) -> L.Trainer:
+    """The `TrainerFactory` of an explainer fitted outside a run (the pipeline passes its own): one CPU device, no
+    logger or progress bar; with `checkpoint_dir`, a checkpoint of the best epoch on `monitor` and of the last."""
+    callbacks = [] if checkpoint_dir is None else [
+        ModelCheckpoint(dirpath=checkpoint_dir, monitor=monitor, mode=mode, save_last=True)]
+    return L.Trainer(max_epochs=max_epochs, accelerator="cpu", devices=1, logger=False, callbacks=callbacks,
+                     enable_checkpointing=checkpoint_dir is not None, enable_progress_bar=False,
+                     enable_model_summary=False, **trainer_kwargs)
 
 
 class Explainer:

@@ -90,52 +90,70 @@ def _patch_size(backbone) -> tuple[int, int] | None:
     return None
 
 
-class AttentionRollout(Explainer):
-    """Token relevance from attention rollout, read out at the CLS row (prefix models) or the mean query row.
+class RolloutBase(Explainer):
+    """Token relevance from an attention rollout, read out at the CLS row (prefix models) or the mean query row,
+    laid on the backbone's `token_grid` and upsampled to `[C, T]`. Subclasses give the rollout matrix."""
 
-    `method="rollout"` is Abnar & Zuidema's class-agnostic rollout; `method="chefer"` is the class-specific
-    gradient-weighted rollout. Relevance is laid on the backbone's `token_grid` and upsampled to `[C, T]`.
-    """
-
-    name = "rollout"
     requires = (HasAttention,)
     supported_models = ("transformer2d", "resnet_tf", "transformer", "patchtst", "itransformer")
 
-    def __init__(
-        self,
-        head_fusion: HeadFusion = "mean",
-        discard_ratio: float = 0.0,
-        method: Literal["rollout", "chefer"] = "rollout",
-        batch_size: int = 64,
-    ) -> None:
-        super().__init__(batch_size=batch_size)
-        fuse_heads(torch.zeros(1, 1, 1, 1), head_fusion)  # validate early
-        if method not in ("rollout", "chefer"):
-            raise ValueError(f"rollout method={method!r} is unknown; use 'rollout' or 'chefer'.")
-        if not 0 <= discard_ratio < 1:
-            raise ValueError(f"discard_ratio={discard_ratio} must lie in [0, 1).")
-        self.head_fusion, self.discard_ratio, self.method = head_fusion, discard_ratio, method
+    def _backbone(self):
+        return getattr(self.blackbox, "backbone", self.blackbox)
+
+    def rollout_matrix(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """`[B, N, N]` token-to-token relevance (prefix tokens included)."""
+        raise NotImplementedError
 
     def token_relevance(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Relevance of each patch token (prefix tokens dropped), `[B, N − prefix]`."""
-        backbone = getattr(self.blackbox, "backbone", self.blackbox)
-        prefix = int(getattr(backbone, "num_prefix_tokens", 0))
-        if self.method == "chefer":
-            with torch.enable_grad():
-                out, attns = backbone.forward_with_attention(x)
-                score = out.gather(1, target.to(out.device)[:, None]).sum()
-                grads = torch.autograd.grad(score, attns, allow_unused=True)
-            grads = [torch.zeros_like(a) if g is None else g for a, g in zip(attns, grads, strict=True)]
-            r = chefer_rollout([a.detach() for a in attns], grads)
-            if not prefix:  # drop the identity so the mean over query rows is not offset by 1/N
-                r = r - torch.eye(r.shape[-1], device=r.device, dtype=r.dtype)
-        else:
-            with torch.no_grad():
-                _, attns = backbone.forward_with_attention(x)
-            r = rollout(attns, self.head_fusion, self.discard_ratio)
+        prefix = int(getattr(self._backbone(), "num_prefix_tokens", 0))
+        r = self.rollout_matrix(x, target)
         return (r[:, 0, prefix:] if prefix else r.mean(1)).detach()
 
     def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        backbone = getattr(self.blackbox, "backbone", self.blackbox)
+        backbone = self._backbone()
         rel = self.token_relevance(x, target)
         return tokens_to_map(rel, tuple(backbone.token_grid), (x.shape[1], x.shape[2]), _patch_size(backbone))
+
+
+class AttentionRollout(RolloutBase):
+    """Abnar & Zuidema's class-agnostic rollout (`explainer=rollout`); `CheferRollout` is the class-specific one."""
+
+    name = "rollout"
+
+    def __init__(self, head_fusion: HeadFusion = "mean", discard_ratio: float = 0.0, batch_size: int = 64,
+                 method: str | None = None) -> None:
+        super().__init__(batch_size=batch_size)
+        if method is not None:  # the former string switch between the two rollouts
+            raise ValueError(
+                f"rollout method={method!r} is gone: the two rollouts are two explainers now, explainer=rollout "
+                "(Abnar & Zuidema) and explainer=rollout_chefer (gradient-weighted; inside the fusion: "
+                "explainer@explainer.rollout=rollout_chefer); in Python AttentionRollout() or CheferRollout().")
+        fuse_heads(torch.zeros(1, 1, 1, 1), head_fusion)  # validate early
+        if not 0 <= discard_ratio < 1:
+            raise ValueError(f"discard_ratio={discard_ratio} must lie in [0, 1).")
+        self.head_fusion, self.discard_ratio = head_fusion, discard_ratio
+
+    def rollout_matrix(self, x, target):
+        with torch.no_grad():
+            _, attns = self._backbone().forward_with_attention(x)
+        return rollout(attns, self.head_fusion, self.discard_ratio)
+
+
+class CheferRollout(RolloutBase):
+    """Chefer et al.'s gradient-weighted rollout (`explainer=rollout_chefer`): class-specific, heads averaged after
+    weighting each attention map by its gradient."""
+
+    name = "rollout_chefer"
+
+    def rollout_matrix(self, x, target):
+        backbone = self._backbone()
+        with torch.enable_grad():
+            out, attns = backbone.forward_with_attention(x)
+            score = out.gather(1, target.to(out.device)[:, None]).sum()
+            grads = torch.autograd.grad(score, attns, allow_unused=True)
+        grads = [torch.zeros_like(a) if g is None else g for a, g in zip(attns, grads, strict=True)]
+        r = chefer_rollout([a.detach() for a in attns], grads)
+        if not int(getattr(backbone, "num_prefix_tokens", 0)):  # drop the identity so the mean over query rows
+            r = r - torch.eye(r.shape[-1], device=r.device, dtype=r.dtype)  # is not offset by 1/N
+        return r
