@@ -66,8 +66,13 @@ def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
         stage=lambda name: setattr(folder, "stage", name))
     if not trainer.is_global_zero:  # DDP workers: rank 0 explains, reports and writes metrics.json
         return metrics
+    if run.study is not None:                                                       # an analysis of the model
+        folder.stage = "study"
+        run.study.run(blackbox.eval(), run.data, folder.path)
+        folder.record("study", str(folder.path / run.study.output_name))
     if run.explainer is not None:
-        blackbox = blackbox.to(trainer.strategy.root_device).eval()                 # explanation lives on one device
+        # on one device; a forecaster is explained through one scalar of its forecast (model.explained_target)
+        blackbox = blackbox.to(trainer.strategy.root_device).eval().explained_model()
         folder.stage = "explanation"
         fit_s = fit_explainer(run.explainer, blackbox, run.data, run.trainers)      # 4: fit the explainer
         test = explained_samples(run.eval_data, blackbox, run.evaluator.max_samples, run.evaluator.target)
@@ -91,6 +96,7 @@ class Run:
     blackbox: L.LightningModule
     trainers: Trainers
     explainer: Explainer | None = None
+    study: object = None
     evaluator: Evaluator | None = None
     narrator: Narrator | None = None
     eval_data: object = None
@@ -109,6 +115,7 @@ def set_up(cfg: DictConfig, folder: RunFolder, loggers: list) -> Run:
     blackbox = instantiate(cfg.model, meta=data.meta)
     log.info("black box %s: %d parameters", type(blackbox.backbone).__name__, blackbox.n_params)
     run = Run(data, blackbox, Trainers(cfg.trainer, cfg.get("callbacks"), loggers, cfg.paths.output_dir))
+    run.study = instantiate(cfg.study) if _has_target(cfg.get("study")) else None
     if _has_target(cfg.get("explainer")):
         run.explainer = instantiate(cfg.explainer)
         run.explainer.check_compatible(blackbox)

@@ -1,8 +1,9 @@
 """The task a dataset poses (multiclass, multilabel, regression): one object that knows how to predict, which output
 to explain, which loss and metrics apply and how a prediction reads, so no stage switches on `meta.task` itself.
 
-`task_for(meta)` builds it from `DataMeta.task`. Adding a task (forecasting, say) is one class here plus one line in
-`TASKS`; the class implements:
+`task_for(meta)` builds it from `DataMeta.task`. Adding a task is one class here plus one line in `TASKS`
+(`Forecasting`, at the end, is built by the forecaster from a regression meta and its horizon instead); the class
+implements:
 
     name                      the `DataMeta.task` string it serves
     default_loss()            the training loss `(outputs, y) -> scalar` when `model/loss` is not for this task
@@ -215,3 +216,30 @@ def task_of(model: torch.nn.Module) -> Task:
     """The task of a black box: `BlackBox.task`; any other `nn.Module` (the `explain()` API takes one) is read as
     multiclass unless it carries a `task` attribute (a Task or its name)."""
     return as_task(getattr(model, "task", "multiclass"))
+
+
+class Forecasting(Regression):
+    """The next `horizon` values of every channel (`y` = C·H numbers, channel-major): a regression dataset read by a
+    forecaster (`tsexplain.forecast.module.ForecastModule`, which builds this task from the data's meta and its
+    horizon). Beyond Regression it knows the forecast metrics and which scalar of the `[B, C, H]` forecast an
+    explainer explains (`explained_model`): the mean of the horizon or one step, of one channel or all."""
+
+    name = "forecasting"
+
+    def __init__(self, meta: DataMeta | None = None, horizon: int = 1, target: str = "mean",
+                 step: int | None = None, channel: int | None = None) -> None:
+        super().__init__(meta)
+        self.horizon, self.target, self.step, self.channel = int(horizon), target, step, channel
+        self.explained_model(torch.nn.Identity())  # a target or step the horizon does not have fails here, early
+
+    def metrics(self, prefix: str) -> tm.MetricCollection:
+        from tsexplain.forecast.metrics import forecast_metrics
+
+        return forecast_metrics(f"{prefix}/")
+
+    def explained_model(self, forecaster: torch.nn.Module) -> torch.nn.Module:
+        """The forecaster as a `[B, 1]` model of the explained scalar, what every explainer then explains."""
+        from tsexplain.forecast.target import ExplainedTarget
+
+        return ExplainedTarget(forecaster, target=self.target, step=self.step, channel=self.channel,
+                               horizon=self.horizon)

@@ -31,7 +31,9 @@ def train_and_test(trainers: Trainers, blackbox: L.LightningModule, data, *, tra
     and the Trainer. `record(key, value)` keeps facts for metrics.json's info; `stage(name)` names what runs."""
     trainer = trainers.blackbox()
     if ckpt_path:
-        blackbox = load_blackbox_weights(blackbox, ckpt_path)
+        if ckpt_path != blackbox.weights_from:  # a released ViTime file is loaded by the model itself
+            blackbox = load_blackbox_weights(blackbox, ckpt_path)
+        blackbox.eval()
     elif train:
         # Lightning reads resume_from itself: without code execution (checked by safe_load before training).
         trainer.fit(blackbox, datamodule=data, ckpt_path=resume_from, weights_only=True)

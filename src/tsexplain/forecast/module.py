@@ -14,6 +14,7 @@ from tsexplain.data.meta import DataMeta
 from tsexplain.forecast.baselines import seasonal_naive
 from tsexplain.forecast.metrics import MeanAbsoluteScaledError, forecast_metrics
 from tsexplain.models.backbones.vitime import is_vitime_checkpoint
+from tsexplain.tasks import Forecasting
 
 
 class ForecastModule(L.LightningModule):
@@ -28,7 +29,9 @@ class ForecastModule(L.LightningModule):
 
     def __init__(self, backbone: Callable[..., nn.Module], meta: DataMeta, horizon: int | None = None,
                  lr: float = 1e-3, weight_decay: float = 1e-4, mase_season: int = 1,
-                 naive_season: int | None = None, ckpt_path: str | None = None, name: str | None = None) -> None:
+                 naive_season: int | None = None, ckpt_path: str | None = None, name: str | None = None,
+                 explained_target: str = "mean", explained_step: int | None = None,
+                 explained_channel: int | None = None) -> None:
         super().__init__()
         if meta.task != "regression":
             raise ValueError(f"forecasting needs a regression datamodule (y = the next values); {meta.name} has "
@@ -38,16 +41,31 @@ class ForecastModule(L.LightningModule):
             raise ValueError(f"meta.n_outputs={meta.n_outputs} is not n_channels ({meta.n_channels}) × horizon "
                              f"({horizon}); y must hold the next `horizon` values of every channel, channel-major.")
         self.save_hyperparameters(ignore=["backbone", "meta"])
-        self.meta, self.horizon, self.task = meta, horizon, "regression"
-        if is_vitime_checkpoint(ckpt_path):
+        self.meta, self.horizon = meta, horizon
+        # what the explainers explain: the mean of the horizon, or one step (of one channel, or all)
+        self.task = Forecasting(meta, horizon, explained_target, explained_step, explained_channel)
+        if is_vitime_checkpoint(ckpt_path):  # a released ViTime file: the backbone loads it, not Lightning
             backbone = functools.partial(backbone, ckpt_path=ckpt_path)
+            self.weights_from = ckpt_path
         self.backbone = backbone(in_channels=meta.n_channels, seq_len=meta.seq_len, horizon=horizon)
         self.naive_season = naive_season
         self.metrics = nn.ModuleDict({
-            f"{s}_{k}": forecast_metrics(f"{s}/naive_" if k == "naive" else f"{s}/")
+            f"{s}_{k}": forecast_metrics(f"{s}/naive_") if k == "naive" else self.task.metrics(s)
             for s in ("train", "val", "test") for k in ("model", "naive")})
         self.mase = nn.ModuleDict({f"{s}_{k}": MeanAbsoluteScaledError(mase_season)
                                    for s in ("train", "val", "test") for k in ("model", "naive")})
+
+    #: the checkpoint the model loaded its weights from when built (a released ViTime file), so the run does not
+    #: load `model.ckpt_path` a second time as a Lightning checkpoint
+    weights_from: str | None = None
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.backbone.parameters())
+
+    def explained_model(self) -> nn.Module:
+        """The `[B, 1]` view of this forecaster that explainers explain (`model.explained_target`, `_step`)."""
+        return self.task.explained_model(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x)

@@ -210,6 +210,9 @@ class AttentionStudy:
     datamodule, out_dir)` analyses the trained forecaster on both study signals (the experiment's `primary` one
     first in the figures) and writes `attention_study.json` and figures under `out_dir`."""
 
+    #: the file `run` writes in the run folder
+    output_name = "attention_study.json"
+
     def __init__(self, primary: str = "three", n_perm: int = 100, z: float = 2.0, untrained_control: bool = True):
         if primary not in ("three", "two"):
             raise ValueError(f"study primary={primary!r} is unknown; use 'three' or 'two'.")
@@ -228,7 +231,7 @@ class AttentionStudy:
             fresh.model._init_weights() if hasattr(fresh, "model") and hasattr(fresh.model, "_init_weights") else None
             res["untrained"] = analyse(fresh, n_perm=self.n_perm, z=self.z)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "attention_study.json").write_text(json.dumps(res, indent=1, default=float))
+        (out / self.output_name).write_text(json.dumps(res, indent=1, default=float))
         return res
 
 

@@ -97,9 +97,17 @@ class BlackBox(L.LightningModule):
             metrics.add_metrics(extra)
         return metrics
 
+    #: where the weights came from when the model loaded them itself while being built (never, here); see
+    #: `ForecastModule.weights_from`
+    weights_from: str | None = None
+
     @property
     def n_params(self) -> int:
         return sum(p.numel() for p in self.backbone.parameters())
+
+    def explained_model(self) -> nn.Module:
+        """What the explainers explain: the black box itself (a forecaster explains one scalar of its forecast)."""
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x)
