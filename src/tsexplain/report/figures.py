@@ -341,6 +341,20 @@ def plot_counterfactual(
     max_channels: int = MAX_TRACE_CHANNELS,
     top_k: int = TOP_K,
 ) -> Path:
+    """Original and counterfactual series (see `counterfactual_figure`), written to `path`."""
+    return _save(counterfactual_figure(x, x_cf, title, channel_names, labels, meta, max_channels, top_k), path)
+
+
+def counterfactual_figure(
+    x: Any,
+    x_cf: Any,
+    title: str | None = None,
+    channel_names: Sequence[str] | None = None,
+    labels: tuple[str, str] = ("original", "counterfactual"),
+    meta: DataMeta | None = None,
+    max_channels: int = MAX_TRACE_CHANNELS,
+    top_k: int = TOP_K,
+) -> plt.Figure:
     """Original and counterfactual series per channel, with the gap between them filled. More than
     `max_channels` channels: a C×T heatmap of the change (counterfactual − original) with every channel named, and
     the panels of the `top_k` channels changed most. With `meta`: time and units on the axes, as `saliency_figure`."""
@@ -371,7 +385,7 @@ def plot_counterfactual(
     axes[heat_rows].legend(loc="upper right", fontsize=7)
     axes[-1].set_xlabel(axis.label)
     axes[-1].set_xlim(axis.at(-0.5), axis.at(n_t - 0.5))
-    return _save(fig, path)
+    return fig
 
 
 def plot_firing_histogram(freq: Any, path: PathLike = "firing_frequency.png") -> Path:
