@@ -50,6 +50,6 @@ def test_fewer_class_names_than_classes_names_both_counts(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", x=rng.normal(size=(20, 1, 16)).astype(np.float32), y=np.arange(20) % 2,
              class_names=np.array(["normal"]))
-    pattern = r"has 1 name\(s\) \['normal'\], but y has labels up to 1 \(2 classes\)"
+    pattern = r"outside \[0, 1\).* has 1 name\(s\) \['normal'\] for 2 classes"
     with pytest.raises(DataValidationError, match=pattern):
         NpzDataModule(tmp_path / "d.npz").setup()

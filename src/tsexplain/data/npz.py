@@ -202,9 +202,9 @@ class NpzDataModule(ArrayDataModule):
         if class_names is not None:
             if int(y.max()) >= len(class_names):
                 raise validate.DataValidationError(
-                    f"class_names in {self.path} has {len(class_names)} name(s) {class_names[:10]}, but y has labels "
-                    f"up to {int(y.max())} ({int(y.max()) + 1} classes), outside [0, {len(class_names)}); give one "
-                    "name per class, in label order 0..K-1.")
+                    f"y has labels in [0, {int(y.max())}], outside [0, {len(class_names)}); relabel them, or give "
+                    f"one class name per class in label order: class_names in {self.path} has {len(class_names)} "
+                    f"name(s) {class_names[:10]} for {int(y.max()) + 1} classes.")
             return len(class_names)
         present = np.unique(y)
         missing = sorted(set(range(int(y.max()) + 1)) - set(present.tolist()))
