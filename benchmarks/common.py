@@ -46,6 +46,17 @@ def run_job(name: str, overrides: list[str], force: bool = False) -> dict | None
     return result
 
 
+def run_explainer_job(name: str, overrides: list[str]) -> dict | None | str:
+    """`run_job`, or "collapsed" when TimeSAE's health gate refused the fit (counted, never scored)."""
+    try:
+        return run_job(name, overrides)
+    except RuntimeError:
+        failed = RUNS / name / "FAILED"
+        if failed.is_file() and "collapsed or is unhealthy" in failed.read_text():
+            return "collapsed"
+        raise
+
+
 def blackbox(dataset: str, model: str, seed: int, extra: list[str] | None = None) -> dict | None:
     """Train (once) the black box used by every explainer benchmark on this dataset and seed."""
     return run_job(f"bb_{model}_{dataset}_s{seed}",

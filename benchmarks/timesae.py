@@ -16,12 +16,11 @@ from benchmarks.common import (
     BLACKBOX_COL,
     ONLY_FINISHED,
     ROOT,
-    RUNS,
     best_ckpt,
     blackbox,
     blackbox_cell,
     blackbox_f1,
-    run_job,
+    run_explainer_job,
     slug,
     table,
 )
@@ -57,17 +56,6 @@ COLS = ["dataset", "model", "explainer", "seeds", "collapsed", *[c for c, _ in S
         *[c for c, _ in SAE_STATS], BLACKBOX_COL]
 
 
-def _job(name: str, overrides: list[str]) -> dict | None | str:
-    """A finished job's metrics.json; None when it has not run; "collapsed" when TimeSAE's health gate refused it."""
-    try:
-        return run_job(name, overrides)
-    except RuntimeError:
-        failed = RUNS / name / "FAILED"
-        if failed.is_file() and "collapsed or is unhealthy" in failed.read_text():
-            return "collapsed"
-        raise
-
-
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--datasets", nargs="+", default=["freqshapes", "seqcomb_uv", "seqcomb_mv", "lowvar"])
@@ -91,7 +79,7 @@ def main() -> None:
                 for name, ov in methods.items():
                     if name in ABLATIONS and (seed not in args.ablation_seeds or dataset not in args.ablation_datasets):
                         continue
-                    result = _job(f"sae_{model}_{dataset}_s{seed}_{slug(name)}", base + ov)
+                    result = run_explainer_job(f"sae_{model}_{dataset}_s{seed}_{slug(name)}", base + ov)
                     if result is not None:
                         per.setdefault((dataset, model, name), []).append((result, blackbox_f1(bb)))
     rows = []

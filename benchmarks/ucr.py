@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks.common import ROOT, best_ckpt, run_job, table
+from benchmarks.common import ROOT, best_ckpt, run_explainer_job, run_job, table
 
 # Fawaz et al. 2019 (Deep learning for time series classification: a review), ResNet, mean test accuracy.
 PUBLISHED_RESNET = {"GunPoint": 0.991, "ItalyPowerDemand": 0.963}
@@ -45,23 +45,27 @@ def main() -> None:
                             "wall s": [r["info"]["wall_s"] for r in done if "wall_s" in r["info"]],
                             "published ResNet acc": PUBLISHED_RESNET.get(name, "–") if model == "resnet" else "–"})
             for explainer in EXPLAINERS[model]:
-                runs = []
+                runs, collapsed = [], 0
                 for s in args.explain_seeds:
                     ckpt = best_ckpt(res.get(s))
                     if ckpt is None:
                         continue
-                    r = run_job(f"ucrx_{model}_{name}_s{s}_{explainer}",
+                    r = run_explainer_job(f"ucrx_{model}_{name}_s{s}_{explainer}",
                                 ["dataset=ucr", f"dataset.name={name}", f"model={model}", f"seed={s}",
                                  f"model.ckpt_path={ckpt}", f"explainer={explainer}", "narrator=none",
                                  f"evaluation.max_samples={args.max_samples}", "task_name=bench"])
-                    if r is not None:
+                    if r == "collapsed":  # TimeSAE's health gate refused the fit: counted, never scored
+                        collapsed += 1
+                    elif r is not None:
                         runs.append(r["metrics"])
-                if runs:
-                    row = {"dataset": name, "model": model, "explainer": explainer, "seeds": len(runs)}
+                if runs or collapsed:
+                    row = {"dataset": name, "model": model, "explainer": explainer, "seeds": len(runs),
+                           "refused (unhealthy)": collapsed}
                     row.update({col: [m.get(f"explain/{key}") for m in runs] for col, key in SCORES})
                     ex_rows.append(row)
     md = table(bb_rows, ["dataset", "model", "seeds", "test acc", "test macro-F1", "wall s", "published ResNet acc"])
-    md += "\n\n" + table(ex_rows, ["dataset", "model", "explainer", "seeds", *[c for c, _ in SCORES]])
+    md += "\n\n" + table(ex_rows, ["dataset", "model", "explainer", "seeds", "refused (unhealthy)",
+                                   *[c for c, _ in SCORES]])
     (ROOT / "bench_results" / "ucr.md").write_text(md + "\n")
     print(md)
 
