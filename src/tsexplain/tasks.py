@@ -11,6 +11,8 @@ implements:
     metrics(prefix)           torchmetrics for one split (a fresh collection per call)
     metric_inputs(out, y)     what those metrics are updated with
     probabilities(outputs)    scores in [0, 1] (softmax, sigmoid) or the raw outputs where none exist
+    target_score(outputs, t)  the score of output t an explainer follows (log-probability, or the raw output)
+    counterfactual_target(outputs)   the class a counterfactual should reach (multiclass: the runner-up), or None
     predict(outputs)          one prediction per sample (class index, or output 0 for regression)
     explained_target(outputs, y, mode)   the output index an explainer explains, per sample (`evaluation.target`)
     prediction_value(pred)    the prediction as a JSON/narrative number (int class or float value)
@@ -85,6 +87,15 @@ class Task(ABC):
         """The output index to explain when none is given: the predicted class."""
         return outputs.argmax(-1).long()
 
+    def target_score(self, outputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The score of output `target [B]` whose change an explainer follows, `[B]`: the raw output here; the
+        log-probability for multiclass (it keeps resolving where a probability has saturated)."""
+        return outputs.gather(1, target.long().reshape(-1, 1).to(outputs.device)).squeeze(1)
+
+    def counterfactual_target(self, outputs: torch.Tensor) -> torch.Tensor | None:
+        """The output a counterfactual of each sample should reach; None where the task has no class to flip to."""
+        return None
+
     def explained_target(self, outputs: torch.Tensor, y: torch.Tensor | None = None,
                          mode: str = "pred") -> torch.Tensor:
         """`mode="pred"`: the default target; `mode="label"` explains the true class where the task has one."""
@@ -128,6 +139,13 @@ class Multiclass(Task):
     def explained_target(self, outputs, y=None, mode="pred"):
         target = super().explained_target(outputs, y, mode)
         return y.to(outputs.device).long() if mode == "label" and y is not None else target
+
+    def target_score(self, outputs, target):
+        return super().target_score(outputs.log_softmax(-1), target)
+
+    def counterfactual_target(self, outputs):
+        """The nearest other class: the second most probable (None with a single class)."""
+        return None if outputs.shape[-1] < 2 else self.probabilities(outputs).topk(2, dim=-1).indices[:, 1]
 
 
 class Multilabel(Task):

@@ -140,7 +140,23 @@ def test_concept_metrics_ranges(fitted, test_split):
     assert with_cf["eps_cf"] >= 0 and 0.0 <= with_cf["cf_success"] <= 1.0
     rho = with_cf["spearman_eps_cf_F_x"]
     assert np.isnan(rho) or -1.0 <= rho <= 1.0
-    assert ex.last_counterfactual[2].x_cf.shape == (16, *x.shape[1:])
+    assert ex.counterfactual(x[:16], 1 - y[:16], **ex.cf_kwargs).x_cf.shape == (16, *x.shape[1:])
+
+
+def test_figures_draw_their_own_counterfactual_the_one_of_the_batch(fitted, blackbox, test_split, tmp_path):
+    """`figures` needs no state from `explanation_metrics`: it searches the first sample's counterfactual itself,
+    and the search is per sample, so it is the counterfactual the batch of `explanation_metrics` finds for it."""
+    ex, _, _ = fitted
+    x, y, _ = test_split
+    fresh = ex.rebind(blackbox)  # no explanation_metrics ever ran on this copy
+    paths = fresh.figures(x[:8], y[:8], blackbox.meta, tmp_path)
+    assert tmp_path / "timesae_counterfactual.png" in paths and (tmp_path / "timesae_counterfactual.png").is_file()
+    target, first = fresh.first_counterfactual(x[:8])
+    batch_targets = ex.counterfactual_targets(x[:16])
+    batch = ex.counterfactual(x[:16], batch_targets, **ex.cf_kwargs)
+    assert int(target[0]) == int(batch_targets[0])
+    assert torch.equal(first.changed[0], batch.changed[0]) and bool(first.success[0]) == bool(batch.success[0])
+    assert torch.allclose(first.x_cf[0], batch.x_cf[0], atol=1e-5)
 
 
 def test_checkpoint_round_trip_reproduces_saliency_without_training(fitted, blackbox, dm, test_split, tmp_path):

@@ -12,15 +12,13 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 
-from tsexplain.explain.base import Explainer, TrainerFactory
+from tsexplain.explain.base import Explainer, TrainerFactory, default_trainer
 from tsexplain.explain.timesae import metrics as sae_metrics
 from tsexplain.explain.timesae.concepts import cace as concept_cace
 from tsexplain.explain.timesae.concepts import car_classify, car_regress
 from tsexplain.explain.timesae.counterfactuals import Counterfactual, minimal_intervention
 from tsexplain.explain.timesae.health import Health, HealthGate
-from tsexplain.explain.timesae.losses import outputs_to_probs
 from tsexplain.explain.timesae.module import SALIENCY_READINGS, TimeSAEModule, check_blackbox_output
 from tsexplain.utils.checkpoint import safe_load
 from tsexplain.utils.tensors import batched, device_of, frozen
@@ -66,7 +64,6 @@ class TimeSAEExplainer(Explainer):
         self.n_remove = n_remove
         self.n_counterfactuals = n_counterfactuals
         self.cf_kwargs = dict(counterfactual or {})  # → minimal_intervention (steps, subset_sizes, lr, tol, l1)
-        self.last_counterfactual: tuple | None = None
         self.val_loss: float | None = None
         self.ood_overrides = dict(ood_overrides or {})
         self.seed = seed
@@ -143,11 +140,9 @@ class TimeSAEExplainer(Explainer):
             return trainer_factory(max_epochs=max_epochs, monitor=self.monitor[0] if has_val else None,
                                    mode=self.monitor[1])
         self._tmpdir = tempfile.mkdtemp(prefix="timesae_")
-        ckpt = ModelCheckpoint(dirpath=self._tmpdir, monitor=self.monitor[0] if has_val else None,
-                               mode=self.monitor[1], save_last=True)
-        return L.Trainer(max_epochs=max_epochs, accelerator="cpu", devices=1, logger=False,
-                         callbacks=[ckpt], enable_progress_bar=False, enable_model_summary=False,
-                         num_sanity_val_steps=0, deterministic=False)
+        return default_trainer(max_epochs=max_epochs, monitor=self.monitor[0] if has_val else None,
+                               mode=self.monitor[1], checkpoint_dir=self._tmpdir, num_sanity_val_steps=0,
+                               deterministic=False)
 
     def _train(self, datamodule, trainer_factory: TrainerFactory | None) -> None:
         lightning_dm = isinstance(datamodule, L.LightningDataModule)
@@ -248,7 +243,7 @@ class TimeSAEExplainer(Explainer):
         return (self.module.decoder.contributions(self.module.encode(xr)) / self.module.x_scale).to(x.device)
 
     def _probs(self, x: torch.Tensor) -> torch.Tensor:
-        return outputs_to_probs(self.module.f(x), self.module.task)
+        return self.module.task.probabilities(self.module.f(x))
 
     def counterfactual(self, x: torch.Tensor, target_label, **kwargs) -> Counterfactual:
         """Algorithm 1: minimal concept intervention so that f(x_cf) = target_label. kwargs → `minimal_intervention`."""
@@ -257,7 +252,7 @@ class TimeSAEExplainer(Explainer):
             c = self.module.encode(xr)
         with frozen(self.module.blackbox):
             return minimal_intervention(c, self.module.decode, self.module.f, torch.as_tensor(target_label),
-                                        task=self.module.task, **kwargs)
+                                        task=self.module.task.name, **kwargs)
 
     @torch.no_grad()
     def cace(self, x: torch.Tensor, concepts: list[int] | None = None) -> torch.Tensor:
@@ -300,9 +295,8 @@ class TimeSAEExplainer(Explainer):
         if target_labels is not None:  # counterfactuals for the first len(target_labels) samples
             n = len(target_labels)
             cf = self.counterfactual(xr[:n], target_labels, **self.cf_kwargs)
-            self.last_counterfactual = (xr[:n], torch.as_tensor(target_labels), cf)
             f_cf = self._batched(self._probs, cf.x_cf)
-            eps_cf = sae_metrics.epsilon_cf(f_cf, torch.as_tensor(target_labels), self.module.task)
+            eps_cf = sae_metrics.epsilon_cf(f_cf, torch.as_tensor(target_labels), self.module.task.name)
             out["eps_cf"] = float(eps_cf.mean())
             out["cf_success"] = float(cf.success.float().mean())
             out["spearman_eps_cf_F_x"] = sae_metrics.spearman(eps_cf, fx[:n])
@@ -318,11 +312,17 @@ class TimeSAEExplainer(Explainer):
 
     # -- pipeline report --------------------------------------------------------------------------------
     def counterfactual_targets(self, x: torch.Tensor) -> torch.Tensor | None:
-        """The nearest other class (second most probable) per sample; None where there is no class to flip to."""
-        if self.module.task != "multiclass" or self.module.n_outputs < 2:
-            return None
-        probs = self._batched(self._probs, self._ready(x))
-        return probs.topk(2, dim=-1).indices[:, 1]
+        """The class each sample's counterfactual should reach, as the task says (multiclass: the nearest other class,
+        the second most probable); None where there is no class to flip to."""
+        with torch.no_grad():
+            outputs = self._batched(self.module.f, self._ready(x))
+        return self.module.task.counterfactual_target(outputs)
+
+    def first_counterfactual(self, x: torch.Tensor) -> tuple[torch.Tensor, Counterfactual] | None:
+        """The target and counterfactual of the first sample of `x` (what `figures` draws); None without a class to
+        flip to. The search is per sample, so it is the one `explanation_metrics` finds for that sample in its batch."""
+        targets = self.counterfactual_targets(x[:1])
+        return None if targets is None else (targets, self.counterfactual(x[:1], targets, **self.cf_kwargs))
 
     def explanation_metrics(self, x: torch.Tensor, target: torch.Tensor, meta) -> dict[str, float]:
         """F_x, ε_rec, label fidelity, L0, dead fraction, FVU; ε_cf and Spearman(ε_cf, F_x) on the first
@@ -352,21 +352,17 @@ class TimeSAEExplainer(Explainer):
             paths.append(plot_concept_activations(stacked, fig_dir / "timesae_concepts_over_training.png"))
         freq = sae_metrics.firing_frequency(self.concepts(x)).cpu().numpy()
         paths.append(plot_firing_histogram(freq, fig_dir / "timesae_firing_frequency.png"))
-        if self.last_counterfactual is not None:  # the first explained sample's, from explanation_metrics
-            x0, cf_targets, cf = self.last_counterfactual
-        else:
-            cf_targets = self.counterfactual_targets(x[:1])
-            x0 = x[:1]
-            cf = None if cf_targets is None else self.counterfactual(x0, cf_targets, **self.cf_kwargs)
-        if cf is not None:
+        first = self.first_counterfactual(x)
+        if first is not None:
+            cf_targets, cf = first
             names = meta.class_names or [str(i) for i in range(meta.n_outputs)]
-            pred = int(self._probs(self._ready(x0[:1])).argmax(-1))
+            pred = int(self._probs(self._ready(x[:1])).argmax(-1))
             goal = f"{names[pred]} → {names[int(cf_targets[0])]}"
             title = (f"counterfactual {goal}: reached by changing {int(cf.changed[0].sum())} concept(s)"
                      if bool(cf.success[0]) else
                      f"counterfactual {goal} not reached (≤ {max(self.cf_kwargs.get('subset_sizes', [16]))} "
                      "concepts): red is the reconstruction g(E(x))")
-            paths.append(plot_counterfactual(x0[0].cpu().numpy(), cf.x_cf[0].detach().cpu().numpy(),
+            paths.append(plot_counterfactual(x[0].cpu().numpy(), cf.x_cf[0].detach().cpu().numpy(),
                                              fig_dir / "timesae_counterfactual.png", title=title,
                                              channel_names=meta.channel_names))
         return paths

@@ -29,6 +29,7 @@ from tsexplain.explain.timesae import losses
 from tsexplain.explain.timesae.concepts import EFFECTS, ConceptDecoder, concept_saliency
 from tsexplain.explain.timesae.networks import TCNSEEncoder, count_parameters
 from tsexplain.explain.timesae.sparsity import JumpReLU, Sparsity, normalize_columns_, remove_parallel_grad_
+from tsexplain.tasks import Task, task_for
 from tsexplain.utils.tensors import frozen
 
 GIB = 1024**3
@@ -136,7 +137,7 @@ class TimeSAEModule(L.LightningModule):
         if meta is None:
             raise ValueError("TimeSAEModule needs the data's DataMeta: pass meta=datamodule.meta.")
         self.meta = meta
-        self.task = meta.task
+        self.task: Task = task_for(meta)
         C, T = meta.n_channels, meta.seq_len
         object.__setattr__(self, "_blackbox", blackbox)  # not a submodule: never trained, never saved
         blackbox.eval().requires_grad_(False)
@@ -207,12 +208,9 @@ class TimeSAEModule(L.LightningModule):
         return self.decode(self.encode(x))
 
     def target_score(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The black box's score of class `target [B]` for inputs `x` (original scale): log-probability for
-        multiclass (it keeps resolving where a probability has saturated), the raw output otherwise."""
-        out = self.f(x)
-        if self.task == "multiclass":
-            out = out.log_softmax(-1)
-        return out.gather(1, target.long().reshape(-1, 1).to(out.device)).squeeze(1)
+        """The black box's score of class `target [B]` for inputs `x` (original scale), as the task reads it
+        (`Task.target_score`: log-probability for multiclass, the raw output otherwise)."""
+        return self.task.target_score(self.f(x), target)
 
     def saliency(self, x: torch.Tensor, target: torch.Tensor | None = None, reading: str | None = None) -> torch.Tensor:
         """Concept map `[B, C, T]` ≥ 0 in the original input scale, by `reading` (default `hparams.saliency`):
@@ -267,8 +265,8 @@ class TimeSAEModule(L.LightningModule):
             x_fid = losses.limit_grad(xn_hat[:n], ref[:n]) if train else xn_hat
             f_hat = self.f(x_fid / self.x_scale)
             if w["fid"]:
-                terms["fid"] = losses.fidelity_loss(f_x, f_hat, self.task)
-            stats["fidelity"] = losses.label_fidelity(f_x, f_hat.detach(), self.task)
+                terms["fid"] = losses.fidelity_loss(f_x, f_hat, self.task.name)
+            stats["fidelity"] = losses.label_fidelity(f_x, f_hat.detach(), self.task.name)
         if w["cc"] and train:
             c_prime = losses.recombine_concepts(c)
             c_re = self.sparsity(self.encoder(self.decoder(c_prime)))
