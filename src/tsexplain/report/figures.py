@@ -137,9 +137,10 @@ def saliency_figure(
     Up to `max_channels` channels: one panel per channel, the series with the GT mask shaded grey and the regions
     as labelled spans, and one heat strip per map underneath (each map min–max normalised over the whole sample
     so channels compare). More channels (12 leads, 26 sensors): one C×T heatmap of the `headline` map (a key of
-    `maps` or a [C, T] array; default the last map) with every channel named, the regions outlined on it, and the
-    panels of only the `top_k` most salient channels: those the regions name (best first), then by saliency mass.
-    With `meta` the x-axis is time in seconds/minutes/hours (`meta.sampling_rate`) and the labels carry units.
+    `maps`, or a [C, T] array such as the explainer's headline map; default the last map) with every channel
+    named and the regions outlined, then the panels of only the `top_k` most salient channels: those the regions
+    name (best first), then by saliency mass. With `meta` the x-axis is time in seconds/minutes/hours
+    (`meta.sampling_rate`) and the labels carry units.
 
     Regions are any objects with `channel` (index or name), `start`, `end` (exclusive) and `score`.
     """
@@ -225,7 +226,7 @@ def _headline(headline: str | Any | None, norm_maps: Mapping[str, np.ndarray],
     m = _as_ct(headline, "headline")
     if m.shape != shape:
         raise ValueError(f"headline has shape {m.shape}, x has {shape}; pass a [C, T] map.")
-    return "headline", _normalise(m)
+    return "saliency", _normalise(m)
 
 
 def _top_channels(score_map: np.ndarray, first: Sequence[int], k: int) -> list[int]:
