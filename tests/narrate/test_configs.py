@@ -21,7 +21,7 @@ def narrator_cfg(*overrides: str):
         return compose(config_name=None, overrides=["+seed=0", *overrides]).narrator
 
 
-@pytest.mark.parametrize("name", ["template", "ecg", "energy"])
+@pytest.mark.parametrize("name", ["template", "ecg", "energy", "activity"])
 def test_template_configs_build(name):
     narr = instantiate(narrator_cfg(f"+narrator={name}"))
     assert isinstance(narr, TemplateNarrator) and narr.domain == name.replace("template", "generic")
