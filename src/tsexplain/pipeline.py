@@ -23,6 +23,7 @@ from tsexplain.utils.checkpoint import safe_load
 from tsexplain.utils.compose import compose_option
 from tsexplain.utils.guards import as_interruption, interruptible
 from tsexplain.utils.instantiate import Trainers, instantiate_group, log_hyperparameters
+from tsexplain.utils.model_cache import blackbox_cache
 from tsexplain.utils.rich_config import print_config_tree, print_summary
 
 __all__ = ["run", "preflight", "load_blackbox_weights"]
@@ -63,7 +64,7 @@ def _run(cfg: DictConfig, folder: RunFolder, loggers: list) -> dict:
     blackbox, metrics, trainer = train_and_test(
         run.trainers, run.blackbox, run.data, train=cfg.get("train", True), test=cfg.get("test", True),
         ckpt_path=cfg.model.get("ckpt_path"), resume_from=cfg.get("resume_from"), record=folder.record,
-        stage=lambda name: setattr(folder, "stage", name))
+        stage=lambda name: setattr(folder, "stage", name), cache=blackbox_cache(cfg))
     if not trainer.is_global_zero:  # DDP workers: rank 0 explains, reports and writes metrics.json
         return metrics
     if run.study is not None:                                                       # an analysis of the model
