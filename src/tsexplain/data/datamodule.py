@@ -111,6 +111,7 @@ class ArrayDataModule(L.LightningDataModule):
         pin_memory: bool | None = None,
         standardize: bool = False,
         shuffle_seed: int = 0,
+        standardize_targets: bool = False,
     ) -> None:
         super().__init__()
         if int(batch_size) < 1:
@@ -123,6 +124,8 @@ class ArrayDataModule(L.LightningDataModule):
         self.num_workers = int(num_workers)
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
         self.standardize = bool(standardize)
+        # y holds future values of x's channels (forecasting, channel-major [N, C·H]): standardised with x's statistics
+        self.standardize_targets = bool(standardize_targets)
         self.shuffle_seed = int(shuffle_seed)
         self._stats: dict[str, np.ndarray] | None = None
         self._tensors: dict[str, dict[str, torch.Tensor]] | None = None
@@ -155,6 +158,10 @@ class ArrayDataModule(L.LightningDataModule):
             for s in splits.values():
                 with np.errstate(over="ignore", invalid="ignore"):
                     s["x"] = ((s["x"] - mean[None, :, None]) / std[None, :, None]).astype(np.float32)
+                    if self.standardize_targets:  # the context and the values to forecast on one scale
+                        y = s["y"].reshape(len(s["y"]), len(mean), -1)
+                        s["y"] = ((y - mean[None, :, None]) / std[None, :, None]).reshape(len(y), -1).astype(
+                            np.float32)
         for name, s in splits.items():  # what the model receives: float32 (and standardised), not the file's values
             validate.check_model_input(s["x"], np.asarray(raw[name]["x"]).dtype, f"{name} x", self.standardize)
         self._tensors = {name: self._to_tensors(s) for name, s in splits.items()}

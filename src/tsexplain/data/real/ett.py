@@ -1,9 +1,12 @@
 """ETT (Electricity Transformer Temperature, zhouhaoyi/ETDataset): `ETTh1/ETTh2` hourly, `ETTm1/ETTm2` 15-minute CSVs.
 
 Windows of `seq_len` steps of the six loads (and `OT`'s own history unless `include_target=false`) → regression of
-the oil temperature `OT` `horizon` steps after the window. The split is the standard one of Informer and the
-Time-Series-Library (`Dataset_ETT_hour`/`_minute`): 12/4/4 months of 30 days from the start of the file, val and test
-inputs reaching `seq_len` steps back into the block before so their first target is the block's first step.
+the oil temperature `OT` `horizon` steps after the window; with `forecast=true` the univariate forecasting setting
+("S" in Informer's terms): x = OT's last `seq_len` values, y = its next `horizon` values (standardised with x's
+statistics, so context and targets share one scale), for a forecaster such as `model=vitime`.
+The split is the standard one of Informer and the Time-Series-Library (`Dataset_ETT_hour`/`_minute`): 12/4/4 months
+of 30 days from the start of the file, val and test inputs reaching `seq_len` steps back into the block before so
+their first target is the block's first step.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class ETTDataModule(RealDataModule):
         horizon: int = 1,
         stride: int = 1,
         include_target: bool = True,
+        forecast: bool = False,
         split_months: Sequence[float] = (12, 4, 4),
         nan_policy: str = "fail",
         cache_dir: str | Path | None = None,
@@ -64,6 +68,10 @@ class ETTDataModule(RealDataModule):
             raise validate.DataValidationError(
                 f"dataset.seq_len={seq_len}, stride={stride} must be >= 1 and horizon={horizon} >= 0.")
         self.include_target = bool(include_target)
+        self.forecast = self.standardize_targets = bool(forecast)
+        if self.forecast and self.horizon < 1:
+            raise validate.DataValidationError(f"dataset.forecast=true needs horizon >= 1 (the values to forecast), "
+                                               f"got {horizon}.")
         if self.include_target and self.horizon == 0:
             raise validate.DataValidationError(
                 "dataset.horizon=0 with include_target=true asks the model for OT's value it is given as input; "
@@ -81,6 +89,8 @@ class ETTDataModule(RealDataModule):
 
     @property
     def features(self) -> list[str]:
+        if self.forecast:
+            return ["OT"]
         return [c for c in COLUMNS[1:] if self.include_target or c != "OT"]
 
     def source_files(self) -> list[Path]:
@@ -88,7 +98,7 @@ class ETTDataModule(RealDataModule):
 
     def options(self) -> dict[str, Any]:
         return {"name": self.name, "seq_len": self.seq_len, "horizon": self.horizon, "stride": self.stride,
-                "include_target": self.include_target, "split_months": self.split_months,
+                "include_target": self.include_target, "forecast": self.forecast, "split_months": self.split_months,
                 "nan_policy": self.nan_policy}
 
     def parse(self) -> dict[str, np.ndarray]:
@@ -102,11 +112,19 @@ class ETTDataModule(RealDataModule):
                 f"{ends[-1]} ({per_month} rows a month); use the complete published file or smaller split_months.")
         blocks = [(0, int(ends[0])), (int(ends[0]) - self.seq_len, int(ends[1])),
                   (int(ends[1]) - self.seq_len, int(ends[2]))]
+        if self.forecast:  # windows of seq_len + horizon OT values: the first seq_len in, the rest to forecast
+            out = block_windows(frame[["OT"]].to_numpy(np.float64), frame["OT"].to_numpy(np.float64), blocks,
+                                self.seq_len + self.horizon, 0, self.stride, self.nan_policy, ["OT"], str(path))
+            for split in ("train", "val", "test"):
+                w = out[f"{split}_x"]
+                out[f"{split}_x"], out[f"{split}_y"] = w[:, :, : self.seq_len], w[:, 0, self.seq_len:].copy()
+            return out
         return block_windows(frame[self.features].to_numpy(np.float64), frame["OT"].to_numpy(np.float64), blocks,
                              self.seq_len, self.horizon, self.stride, self.nan_policy, self.features, str(path))
 
     def make_meta(self, arrays: Mapping[str, np.ndarray]) -> DataMeta:
         return DataMeta(
-            name=self.NAME, task="regression", n_channels=len(self.features), seq_len=self.seq_len, n_outputs=1,
+            name=self.NAME, task="regression", n_channels=len(self.features), seq_len=self.seq_len,
+            n_outputs=self.horizon if self.forecast else 1,
             channel_names=self.features, sampling_rate=1.0 / self.step_s,
             units=[UNITS[c] for c in self.features], class_names=["OT (°C)"], domain="energy")
