@@ -16,6 +16,7 @@ implements:
     predict(outputs)          one prediction per sample (class index, or output 0 for regression)
     explained_target(outputs, y, mode)   the output index an explainer explains, per sample (`evaluation.target`)
     prediction_value(pred)    the prediction as a JSON/narrative number (int class or float value)
+    prediction_label(pred)    the prediction in words (class name, joined label names, numbers)
     scores_ground_truth       whether ground-truth masks are scored for this task (per-class masks: multiclass)
 
 Pure metric functions (`evaluate.faithfulness.deletion_curve`, TimeSAE's losses) keep a `task` string argument:
@@ -28,6 +29,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import torchmetrics as tm
@@ -106,6 +108,26 @@ class Task(ABC):
     def prediction_value(self, pred: Any) -> int | float:
         return int(pred)
 
+    def prediction_label(self, prediction: np.ndarray) -> str:
+        """A prediction in words for the narrator and the report: the class name of one class index."""
+        idx = self._class_indices(prediction)
+        if len(idx) != 1:
+            raise ValueError(f"prediction={prediction!r} is not one class index for task={self.name}; pass the "
+                             "argmax of the logits.")
+        return self._class_names(idx)
+
+    def _class_indices(self, prediction: np.ndarray) -> list[int]:
+        arr = np.atleast_1d(np.asarray(prediction))
+        return [int(i) for i in (np.flatnonzero(arr) if arr.dtype == bool else arr.ravel())]
+
+    def _class_names(self, idx: list[int]) -> str:
+        names = self.meta.class_names
+        n = len(names) if names is not None else self.n_outputs
+        if any(not 0 <= i < n for i in idx):
+            raise ValueError(f"prediction={idx} is outside the {n} classes of {self.meta.name}; pass class indices "
+                             "(argmax of the logits, or the active labels for multilabel).")
+        return "+".join(names[i] if names else str(i) for i in idx)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -176,6 +198,11 @@ class Multilabel(Task):
     def predict(self, outputs):
         return outputs.argmax(-1)
 
+    def prediction_label(self, prediction):
+        """The active labels (indices, or a boolean multi-hot vector) joined by `+`; "no label" when none is."""
+        idx = self._class_indices(prediction)
+        return self._class_names(idx) if idx else "no label"
+
 
 class Regression(Task):
     """Real-valued outputs: MSE, no probabilities; output 0 is explained and predicted."""
@@ -210,6 +237,9 @@ class Regression(Task):
 
     def prediction_value(self, pred: Any) -> float:
         return float(pred)
+
+    def prediction_label(self, prediction):
+        return ", ".join(f"{v:.3g}" for v in np.atleast_1d(np.asarray(prediction, dtype=np.float64)).ravel())
 
 
 #: DataMeta.task → its Task class. A new task: one class above and one line here.

@@ -21,6 +21,7 @@ import torch
 from tsexplain.data.meta import DataMeta
 from tsexplain.narrate.base import Narrator, Prediction
 from tsexplain.narrate.regions import Region, find_regions, regions_from_mask
+from tsexplain.tasks import task_for
 from tsexplain.utils.time_axis import meta_time_axis
 
 log = logging.getLogger(__name__)
@@ -78,33 +79,16 @@ def region_fields(region: Region, meta: DataMeta, x: np.ndarray | None = None, r
 
 
 def prediction_label(prediction: Prediction, meta: DataMeta) -> str | None:
-    """Human label of a prediction: class name (multiclass), joined names (multilabel), number(s) (regression).
-
-    Multilabel predictions are the indices of the active labels, or a boolean multi-hot vector.
-    """
+    """Human label of a prediction, as the dataset's task reads it (`Task.prediction_label`): class name
+    (multiclass), joined names (multilabel: active label indices or a boolean multi-hot vector), number(s)
+    (regression)."""
     if prediction is None:
         return None
     if isinstance(prediction, str):
         return prediction
     if isinstance(prediction, torch.Tensor):
         prediction = prediction.detach().cpu().numpy()
-    if meta.task == "regression":
-        return ", ".join(f"{v:.3g}" for v in np.atleast_1d(np.asarray(prediction, dtype=np.float64)).ravel())
-    names = meta.class_names
-    arr = np.atleast_1d(np.asarray(prediction))
-    if arr.dtype == bool:
-        arr = np.flatnonzero(arr)
-    if meta.task == "multilabel" and arr.size == 0:
-        return "no label"
-    if arr.size != 1 and meta.task != "multilabel":
-        raise ValueError(f"prediction={prediction!r} is not one class index for task={meta.task}; pass the "
-                         "argmax of the logits.")
-    idx = [int(i) for i in arr.ravel()]
-    n = len(names) if names is not None else meta.n_outputs
-    if any(not 0 <= i < n for i in idx):
-        raise ValueError(f"prediction={prediction!r} is outside the {n} classes of {meta.name}; pass class indices "
-                         "(argmax of the logits, or the active labels for multilabel).")
-    return "+".join(names[i] if names else str(i) for i in idx)
+    return task_for(meta).prediction_label(prediction)
 
 
 def _to_numpy(x: Any) -> np.ndarray | None:
