@@ -1,0 +1,154 @@
+"""Assemble the comparison report of a folder of runs: one section per sweep (its grouping keys, table, published
+anchors, figures), the notes on what was mixed, and the skipped runs with their reasons."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from tsexplain.report import plots
+from tsexplain.report.anchors import Anchor, Anchors
+from tsexplain.report.collect import Run, Skipped, collect
+from tsexplain.report.grouping import LABELS, Group, group, mark_best, swept_keys
+
+# Columns of the table when --metrics is not given, in this order, where the runs have them.
+PREFERRED = ["test/acc", "test/f1", "test/mse", "explain/auprc", "explain/aup", "explain/aur", "explain/del_auc",
+             "explain/ins_auc", "explain/label_fidelity", "explain/l0", "explain/ms_per_instance"]
+# Metrics never shown as columns unless asked for by name: per-sample SEs and counts.
+_NOT_COLUMNS = re.compile(r"(_sem$|/n_|_n$|/params_)")
+
+
+@dataclass
+class Figure:
+    """A rendered figure: its title, file name (under figures/) and PNG bytes."""
+
+    title: str
+    name: str
+    png: bytes
+
+
+@dataclass
+class Section:
+    """One sweep's part of the report."""
+
+    sweep: str
+    runs: list[Run]
+    by: list[str]
+    metrics: list[str]
+    groups: list[Group]
+    fixed: dict[str, str]
+    anchors: dict[tuple[int, str], Anchor] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+
+    def anchored(self, metric: str) -> bool:
+        return any(m == metric for _, m in self.anchors)
+
+
+@dataclass
+class Report:
+    """The whole report: where it was read from, the sections, notes and skipped runs."""
+
+    root: Path
+    sections: list[Section]
+    skipped: list[Skipped]
+    notes: list[str]
+
+    @property
+    def n_runs(self) -> int:
+        return sum(len(s.runs) for s in self.sections)
+
+
+def choose_metrics(runs: Sequence[Run], asked: Sequence[str] | None, anchored: set[str]) -> list[str]:
+    """The table's columns: those asked for (`all`: every metric), else PREFERRED ∪ anchored metrics present."""
+    present = sorted({m for r in runs for m in r.metrics})
+    if asked and list(asked) != ["all"]:
+        return list(asked)
+    if asked:
+        return [m for m in present if not _NOT_COLUMNS.search(m)]
+    chosen = [m for m in PREFERRED if m in present]
+    chosen += [m for m in sorted(anchored) if m in present and m not in chosen]
+    return chosen or [m for m in present if not _NOT_COLUMNS.search(m)][:8]
+
+
+def _render(fig, title: str, name: str) -> Figure | None:
+    if fig is None:
+        return None
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return Figure(title, name, buf.getvalue())
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "sweep"
+
+
+def figures_for(section: Section) -> list[Figure]:
+    """The section's figures, those its runs have data for."""
+    g, by, slug = section.groups, section.by, _slug(section.sweep)
+    main = next((m for m in ("explain/auprc", "test/f1", "test/acc", "test/mse") if m in section.metrics),
+                section.metrics[0] if section.metrics else None)
+    made = []
+    if main is not None:
+        made.append(_render(plots.bars(g, by, main), f"{main} per dataset and explainer",
+                            f"{slug}_bars_{_slug(main)}.png"))
+    made.append(_render(plots.deletion_curves(g, by), "Deletion curves", f"{slug}_deletion.png"))
+    made.append(_render(plots.sparsity_fidelity(g, by), "TimeSAE sparsity vs fidelity", f"{slug}_sparsity.png"))
+    made.append(_render(plots.time_vs_auprc(g, by), "Time per instance vs AUPRC", f"{slug}_time_auprc.png"))
+    return [f for f in made if f is not None]
+
+
+def build_section(sweep: str, runs: list[Run], by: Sequence[str] | None, asked: Sequence[str] | None,
+                  anchors: Anchors, with_figures: bool = True) -> Section:
+    """Group one sweep's runs, summarise them, mark the best, look up anchors, draw the figures."""
+    keys = list(by) if by else swept_keys(runs)
+    metrics = choose_metrics(runs, asked, anchors.metrics())
+    groups = group(runs, keys, metrics)
+    mark_best(groups, keys, metrics)
+    fixed = {k: v for k in LABELS if k not in keys and (v := Group((), runs).common(k)) is not None}
+    section = Section(sweep, runs, keys, metrics, groups, fixed)
+    for i, g in enumerate(groups):
+        dataset, model, explainer = (g.common(k) for k in ("dataset", "model", "explainer"))
+        for m in metrics:
+            a = anchors.lookup(dataset, model, explainer, m)
+            if a is not None:
+                section.anchors[(i, m)] = a
+        repeats = [s for s, c in Counter(g.seeds).items() if c > 1]
+        if repeats:
+            section.notes.append(f"group {', '.join(g.keys) or 'all'} has several runs with seed {', '.join(repeats)}: "
+                                 "they count as separate replicates.")
+    missing = [m for m in metrics if not any(g.stats[m].n for g in groups)]
+    if missing:
+        section.notes.append(f"no run of this sweep has {', '.join(missing)}.")
+    if with_figures:
+        section.figures = figures_for(section)
+    return section
+
+
+def build(root: Path, by: Sequence[str] | None = None, metrics: Sequence[str] | None = None,
+          anchors: Anchors | None = None, with_figures: bool = True) -> Report:
+    """The report of every run under `root`, one section per sweep (task_name)."""
+    anchors = anchors if anchors is not None else Anchors.load()
+    runs, skipped = collect(root)
+    by_sweep: dict[str, list[Run]] = {}
+    for r in runs:
+        by_sweep.setdefault(r.sweep, []).append(r)
+    notes = []
+    if len(by_sweep) > 1:
+        notes.append(f"this folder mixes runs of {len(by_sweep)} sweeps ({', '.join(sorted(by_sweep))}): each is "
+                     "grouped and marked apart, in its own section; compare numbers across sections with care.")
+    sections = [build_section(s, rs, by, metrics, anchors, with_figures) for s, rs in sorted(by_sweep.items())]
+    return Report(Path(root), sections, skipped, notes)
+
+
+def seeds_text(g: Group) -> str:
+    """The seeds of a group, for the n column's tooltip."""
+    return ", ".join(sorted(set(g.seeds), key=lambda s: (len(s), s)))
+
