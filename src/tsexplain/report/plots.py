@@ -105,11 +105,15 @@ def _scatter(groups: Sequence[Group], by: Sequence[str], x: str, y: str, title: 
     if not pts:
         return None
     fig, ax = plt.subplots(figsize=(5.6, 3.8), constrained_layout=True)
-    for g, color in zip(pts, _colors(len(pts)), strict=True):
-        sx, sy = g.stats[x], g.stats[y]
+    hues = sorted({_name(g, by) for g in pts})
+    color = dict(zip(hues, _colors(len(hues)), strict=True))
+    datasets = sorted({g.common("dataset") or "–" for g in pts})
+    marker = {d: "osD^v<>px*"[i % 10] for i, d in enumerate(datasets)}
+    for g in pts:
+        sx, sy, d = g.stats[x], g.stats[y], g.common("dataset") or "–"
         ax.errorbar(sx.mean, sy.mean, xerr=None if math.isnan(sx.se) else sx.se,
-                    yerr=None if math.isnan(sy.se) else sy.se, fmt="o", color=color, capsize=2,
-                    label=_name(g, by, drop=None))
+                    yerr=None if math.isnan(sy.se) else sy.se, fmt=marker[d], color=color[_name(g, by)], capsize=2,
+                    label=f"{d}, {_name(g, by)}" if len(datasets) > 1 else _name(g, by))
     if logx and all(g.stats[x].mean > 0 for g in pts):
         ax.set_xscale("log")
         plain = FuncFormatter(lambda v, _: f"{v:g}")

@@ -100,7 +100,7 @@ p.meta{color:#555;font-size:.92rem}.note{background:#fff6db;border-left:4px soli
   margin:.6rem 0}
 table{border-collapse:collapse;font-size:.86rem;margin:.6rem 0 1rem;font-variant-numeric:tabular-nums}
 th,td{border:1px solid #d0d0d0;padding:.25rem .55rem;text-align:right;white-space:nowrap}
-th{background:#f2f4f7}td.key{text-align:left}td.best{font-weight:700;background:#e5f4e7}
+th{background:#f2f4f7}td.key,th.key{text-align:left}td.best{font-weight:700;background:#e5f4e7}
 td.anchor,th.anchor{color:#6a4c93;background:#f7f3fc}
 .scroll{overflow-x:auto}.figs{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
 figure{margin:.5rem 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:.85rem;color:#555}
@@ -121,7 +121,8 @@ def to_html(report: Report) -> str:
         out += [f"<h2 id='{e(s.sweep)}'>{e(s.sweep)}</h2>", f"<p class='meta'>{e(_fixed_text(s))}</p>",
                 f"<div class='scroll'><table class='results' data-sweep='{e(s.sweep)}'><thead><tr>"]
         head = _header(s)
-        out.append("".join(_ANCHOR_TH if h == "published" else f"<th>{e(h)}</th>" for h in head))
+        out.append("".join(_ANCHOR_TH if h == "published" else f"<th{' class=key' if i < len(s.by) else ''}>{e(h)}</th>"
+                           for i, h in enumerate(head)))
         out.append("</tr></thead><tbody>")
         for g, row in zip(s.groups, _rows(s), strict=True):
             tds = []
@@ -143,7 +144,8 @@ def to_html(report: Report) -> str:
         out.append("</div>")
     out.append("<h2 id='skipped'>Skipped</h2>")
     if report.skipped:
-        out.append("<table class='skipped'><thead><tr><th>run folder</th><th>why</th></tr></thead><tbody>")
+        out.append("<table class='skipped'><thead><tr><th class='key'>run folder</th><th class='key'>why</th></tr>"
+                   "</thead><tbody>")
         out += [f"<tr><td class='key'>{e(_rel(report.root, k.path))}</td><td class='key'>{e(k.reason)}</td></tr>"
                 for k in report.skipped]
         out.append("</tbody></table>")
