@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TORCH_VERSION := 2.13.0
 
-.PHONY: venv run test lint bench bench-blackbox bench-explainers bench-timesae bench-sanity bench-ucr bench-report clean
+.PHONY: venv run test lint bench bench-blackbox bench-explainers bench-timesae bench-sanity bench-ucr bench-report report clean
 
 venv: $(STAMP)
 
@@ -62,6 +62,12 @@ bench-report: $(STAMP)
 	BENCH_ONLY_FINISHED=1 $(PY) -m benchmarks.timesae
 	BENCH_ONLY_FINISHED=1 $(PY) -m benchmarks.sanity
 	$(PY) -m benchmarks.readme_tables
+
+# Comparison report of a sweep or runs folder: make report DIR=logs/<task>/multiruns/<time> [ARGS="--by dataset explainer"]
+# (report.md + report.html in DIR/report; python -m tsexplain.report --help lists the options)
+report: $(STAMP)
+	@test -n "$(DIR)" || { echo "usage: make report DIR=<multirun or runs folder> [ARGS=...]" >&2; exit 2; }
+	$(PY) -m tsexplain.report $(DIR) $(ARGS)
 
 clean:
 	rm -rf logs outputs multirun .pytest_cache
