@@ -110,20 +110,29 @@ class Stat:
     n: int
 
     def text(self, digits: int = 3) -> str:
+        """`mean ± se` with the SE to the mean's decimals (`< 0.001` when it rounds to zero); the mean alone for
+        one run, `–` for none."""
         if self.n == 0:
             return "–"
-        value = _fmt(self.mean, digits)
-        return f"{value} ± {_fmt(self.se, digits)}" if self.n > 1 else value
+        d = decimals(self.mean, digits)
+        mean = f"{self.mean:.{d}f}" if math.isfinite(self.mean) else str(self.mean)
+        if self.n == 1 or not math.isfinite(self.se):
+            return mean
+        se = f"{self.se:.{d}f}"
+        return f"{mean} ± {se}" if float(se) != 0 or self.se == 0 else f"{mean} ± <{10 ** -d:.{d}f}"
 
 
-def _fmt(x: float, digits: int) -> str:
-    if not math.isfinite(x):
-        return str(x)
-    if x != 0 and (abs(x) >= 10 ** 4 or abs(x) < 10 ** -digits):
-        return f"{x:.{digits - 1}e}"
-    if abs(x) >= 100:
-        return f"{x:.1f}"
-    return f"{x:.{digits}f}"
+def decimals(x: float, digits: int = 3) -> int:
+    """Decimals to print `x` with: `digits` for values near 1, fewer for hundreds and more, two significant
+    figures below 10^-digits."""
+    a = abs(x)
+    if not math.isfinite(a) or a == 0:
+        return digits
+    if a >= 100:
+        return 1
+    if a >= 10:
+        return 2
+    return max(digits, 1 - math.floor(math.log10(a)))
 
 
 def summarize(values: Sequence[float]) -> Stat:

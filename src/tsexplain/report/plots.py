@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from tsexplain.report.grouping import Group  # noqa: E402
 
@@ -116,9 +116,8 @@ def _scatter(groups: Sequence[Group], by: Sequence[str], x: str, y: str, title: 
                     label=f"{d}, {_name(g, by)}" if len(datasets) > 1 else _name(g, by))
     if logx and all(g.stats[x].mean > 0 for g in pts):
         ax.set_xscale("log")
-        plain = FuncFormatter(lambda v, _: f"{v:g}")
-        ax.xaxis.set_major_formatter(plain)
-        ax.xaxis.set_minor_formatter(plain)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.set_title(title)

@@ -12,9 +12,8 @@ from tsexplain.report.build import Report, Section, seeds_text
 from tsexplain.report.grouping import direction
 
 LEGEND = ("Cells: mean ± standard error over seeds (n runs); bold: best mean of the column (within each dataset when "
-          "the table spans several); published: the value a paper reports for the column to its left; ↑ higher is "
-          "better, ↓ lower is better.")
-_ANCHOR_TH = "<th class='anchor' title='published value of the column to the left'>published</th>"
+          "the table spans several); published: the value a paper reports for the same dataset, explainer and "
+          "black box (beside ours); ↑ higher is better, ↓ lower is better.")
 
 
 def _header(section: Section) -> list[str]:
@@ -93,18 +92,26 @@ def to_markdown(report: Report, fig_dir: str = "figures") -> str:
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2rem auto;max-width:1200px;
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2rem auto;max-width:1600px;
   padding:0 1rem;color:#1d1d1f;line-height:1.45}
 h1{font-size:1.6rem;margin-bottom:.3rem}h2{font-size:1.25rem;margin-top:2.2rem;border-bottom:1px solid #ddd}
 p.meta{color:#555;font-size:.92rem}.note{background:#fff6db;border-left:4px solid #e0b000;padding:.4rem .8rem;
   margin:.6rem 0}
-table{border-collapse:collapse;font-size:.86rem;margin:.6rem 0 1rem;font-variant-numeric:tabular-nums}
-th,td{border:1px solid #d0d0d0;padding:.25rem .55rem;text-align:right;white-space:nowrap}
+table{border-collapse:collapse;font-size:.82rem;margin:.6rem 0 1rem;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #d0d0d0;padding:.22rem .45rem;text-align:right;white-space:nowrap}
 th{background:#f2f4f7}td.key,th.key{text-align:left}td.best{font-weight:700;background:#e5f4e7}
-td.anchor,th.anchor{color:#6a4c93;background:#f7f3fc}
+span.anchor{color:#6a4c93;font-size:.8rem}
 .scroll{overflow-x:auto}.figs{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
 figure{margin:.5rem 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:.85rem;color:#555}
 """
+
+
+def _th(head: str, key: bool, anchored: bool = False) -> str:
+    """A header cell; `explain/` metrics print without their prefix (the full name is the cell's tooltip)."""
+    short = head.removeprefix("explain/")
+    title = f" title='{html.escape(head)}'" if short != head else ""
+    below = "<br><span class='anchor'>published</span>" if anchored else ""
+    return f"<th{' class=key' if key else ''}{title}>{html.escape(short)}{below}</th>"
 
 
 def to_html(report: Report) -> str:
@@ -120,14 +127,19 @@ def to_html(report: Report) -> str:
     for s in report.sections:
         out += [f"<h2 id='{e(s.sweep)}'>{e(s.sweep)}</h2>", f"<p class='meta'>{e(_fixed_text(s))}</p>",
                 f"<div class='scroll'><table class='results' data-sweep='{e(s.sweep)}'><thead><tr>"]
-        head = _header(s)
-        out.append("".join(_ANCHOR_TH if h == "published" else f"<th{' class=key' if i < len(s.by) else ''}>{e(h)}</th>"
-                           for i, h in enumerate(head)))
+        # published values go under our number in the same cell (one column per metric keeps the page narrow)
+        head = [h for h in _header(s) if h != "published"]
+        anchored = {i for i, m in enumerate(s.metrics) if s.anchored(m)}
+        out.append("".join(_th(h, i < len(s.by), (i - len(s.by) - 1) in anchored) for i, h in enumerate(head)))
         out.append("</tr></thead><tbody>")
         for g, row in zip(s.groups, _rows(s), strict=True):
-            tds = []
+            tds: list[str] = []
             for text, best, kind in row:
-                cls = " ".join(c for c in (kind if kind in ("key", "anchor") else "", "best" if best else "") if c)
+                if kind == "anchor":
+                    if text:
+                        tds[-1] = tds[-1].replace("</td>", f"<br><span class='anchor'>published {e(text)}</span></td>")
+                    continue
+                cls = " ".join(c for c in (kind if kind == "key" else "", "best" if best else "") if c)
                 title = f" title='seeds {e(seeds_text(g))}'" if kind == "n" else ""
                 attr = f' class="{cls}"' if cls else ""
                 tds.append(f"<td{attr}{title}>{e(text)}</td>")
