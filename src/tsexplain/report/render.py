@@ -55,7 +55,8 @@ def _fixed_text(section: Section) -> str:
     fixed = ", ".join(f"{k}={v}" for k, v in section.fixed.items())
     seeds = sorted({s for g in section.groups for s in g.seeds}, key=lambda s: (len(s), s))
     grouped = ", ".join(section.by) if section.by else "nothing (all runs differ only by seed)"
-    return (f"{len(section.runs)} runs; grouped by {grouped}; seeds {', '.join(seeds)}"
+    runs = f"{len(section.runs)} run{'s' if len(section.runs) != 1 else ''}"
+    return (f"{runs}; grouped by {grouped}; seeds {', '.join(seeds)}"
             + (f"; fixed: {fixed}" if fixed else ""))
 
 
