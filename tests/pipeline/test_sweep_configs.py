@@ -72,7 +72,7 @@ def test_benchmark_synthetic_grid_and_fusion_arm():
     assert len(jobs) == 4 * 2 * 6 * 3
     dynamask = _compose(["sweep=benchmark_synthetic", f"{ARM}=dynamask"]).explainer
     assert dynamask._target_.endswith("Dynamask") and (dynamask.n_epochs, len(dynamask.areas)) == (100, 2)
-    assert cfg.dataset.n_train == 1000 and cfg.evaluation.max_samples == 100  # the default (≈ 1 h) size
+    assert cfg.dataset.n_train == 1000 and cfg.evaluation.max_samples == 50  # the default (≈ 1 h) size
     arm = _compose(["sweep=[benchmark_synthetic,fusion_arm]"])
     assert arm.hydra.sweeper.params.model == "resnet_tf" and arm.hydra.sweeper.params[ARM] == "fusion"
     assert len(_grid(arm.hydra.sweeper.params)) == 12
@@ -103,7 +103,7 @@ def test_ablation_timesae_switches_one_loss_off_per_job():
     weights = [_compose(["sweep=ablation_timesae", f"{ARM}=timesae", f"explainer.module={a}"]).explainer.module
                for a in arms]
     off = [sorted(k for k in ("w_cc", "w_cf", "w_fid", "w_sparse") if w[k] == 0) for w in weights]
-    assert off == [[], ["w_cc"], ["w_cf"], ["w_fid"], ["w_sparse"]]
+    assert off == [[], ["w_cc"], ["w_cf"], ["w_cc", "w_cf"], ["w_fid"]]
     assert all(w.encoder._target_.endswith("TCNSEEncoder") for w in weights)  # the rest of the module is kept
 
 
