@@ -180,7 +180,7 @@ def test_bad_explainer_input_fails_clearly(tmp_path):
         TimeXExplainer(module=_module(), init_samples=4).fit(SpikeNet(), Data())
 
 
-def test_config_builds_the_explainer_with_the_papers_defaults():
+def test_config_builds_the_explainer_with_the_papers_defaults_and_its_checkpoint_reloads():
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
@@ -189,4 +189,10 @@ def test_config_builds_the_explainer_with_the_papers_defaults():
     assert isinstance(explainer, TimeXExplainer) and explainer.max_epochs == 50
     module = explainer.module_factory(blackbox=SpikeNet(), in_channels=C, seq_len=T, n_outputs=2)
     h = module.hparams
-    assert (h.r, h.beta_exp, h.w_connect, h.n_prototypes, h.lr) == (0.5, 2.0, 2.0, 50, 1e-3)
+    assert (h.r, h.beta_exp, h.w_connect, h.n_prototypes, h.lr, h.weight_decay) == (0.5, 2.0, 2.0, 50, 1e-3, 1e-3)
+    # Hydra hands the nested settings over as DictConfig: the checkpoint must still load weights-only
+    cfg = OmegaConf.merge(cfg, {"max_epochs": 1, "init_samples": 256, "module": {"n_prototypes": 8}})
+    fitted = instantiate(cfg).fit(SpikeNet(), Data())
+    again = instantiate(OmegaConf.merge(cfg, {"ckpt_path": fitted.best_ckpt_path})).fit(SpikeNet(), Data())
+    x, _, _ = _spike_data(8, 6)
+    assert torch.equal(again.attribute(x), fitted.attribute(x))

@@ -18,6 +18,7 @@ import copy
 
 import lightning as L
 import torch
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from tsexplain.explain.timex import losses
@@ -67,11 +68,13 @@ class TimeXModule(L.LightningModule):
             raise ValueError("explainer.module weights (w_size, w_connect, beta_exp, beta_sim, lam_label) must be "
                              f">= 0 and lr > 0; got {w_size}, {w_connect}, {beta_exp}, {beta_sim}, {lam_label}, "
                              f"lr={lr}.")
+        # plain containers (Hydra hands a DictConfig): a weights-only checkpoint load refuses omegaconf objects
+        generator = OmegaConf.to_container(generator) if isinstance(generator, DictConfig) else dict(generator or {})
         self.save_hyperparameters(ignore=["blackbox"])
         object.__setattr__(self, "_blackbox", blackbox)
         core = core_of(blackbox)
         self.surrogate = copy.deepcopy(core).train().requires_grad_(True)
-        self.generator = MaskGenerator(in_channels, seq_len, **dict(generator or {}))
+        self.generator = MaskGenerator(in_channels, seq_len, **generator)
         self._read_blackbox = embedding_reader(core, embedding_layer)
         self._read_surrogate = embedding_reader(self.surrogate, embedding_layer)
         with torch.no_grad():
