@@ -23,7 +23,7 @@ from tsexplain.utils.checkpoint import safe_load
 from tsexplain.utils.compose import compose_option
 from tsexplain.utils.guards import as_interruption, interruptible
 from tsexplain.utils.instantiate import Trainers, instantiate_group, log_hyperparameters
-from tsexplain.utils.model_cache import blackbox_cache
+from tsexplain.utils.model_cache import KEY_NODES, CacheEntry
 from tsexplain.utils.rich_config import print_config_tree, print_summary
 
 __all__ = ["run", "preflight", "load_blackbox_weights"]
@@ -225,3 +225,17 @@ def _without_hydra(cfg: DictConfig) -> DictConfig:
 
 def _resolved_yaml(cfg: DictConfig) -> str:
     return OmegaConf.to_yaml(_without_hydra(cfg), resolve=True)
+
+
+def cache_nodes(cfg: DictConfig) -> dict:
+    """The config nodes that decide the trained black box (what the black-box cache hashes), and `paths`."""
+    return {name: cfg.get(name) for name in (*KEY_NODES, "paths")}
+
+
+def blackbox_cache(cfg: DictConfig) -> CacheEntry | None:
+    """This run's black-box cache entry from its `blackbox_cache` node (built by Hydra), or None when it is off."""
+    node = cfg.get("blackbox_cache")
+    if not node or not node.get("enabled"):
+        return None
+    from_scratch = cfg.get("train", True) and not cfg.model.get("ckpt_path") and not cfg.get("resume_from")
+    return instantiate(node).entry(cache_nodes(cfg), bool(from_scratch))

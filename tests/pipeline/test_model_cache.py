@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tsexplain.pipeline import run
+from tsexplain.pipeline import cache_nodes, run
 from tsexplain.utils.checkpoint import safe_load
 from tsexplain.utils.model_cache import cache_key
 
@@ -28,14 +28,15 @@ def _info(cfg) -> dict:
 
 
 def test_key_ignores_explainer_evaluation_and_run_folder_but_not_model_hparams(make_cfg):
-    base = cache_key(make_cfg(BB + ["explainer=integrated_gradients"], name="a"))
+    base = cache_key(cache_nodes(make_cfg(BB + ["explainer=integrated_gradients"], name="a")))
     for other in (["explainer=fusion", "evaluation.max_samples=3"], ["explainer=timesae", "narrator=template"],
                   ["explainer=dynamask", "explainer.n_epochs=7"]):
-        assert cache_key(make_cfg(BB + other, name="b")) == base, other  # other folder too: output_dir differs
-    assert cache_key(make_cfg(BB + ["model.lr=0.0123"])) != base
-    assert cache_key(make_cfg(BB + ["seed=1"])) != base
-    assert cache_key(make_cfg(BB + ["dataset.n_train=96"])) != base
-    assert cache_key(make_cfg(BB + ["trainer.max_epochs=3"])) != base
+        # another folder too: output_dir differs
+        assert cache_key(cache_nodes(make_cfg(BB + other, name="b"))) == base, other
+    assert cache_key(cache_nodes(make_cfg(BB + ["model.lr=0.0123"]))) != base
+    assert cache_key(cache_nodes(make_cfg(BB + ["seed=1"]))) != base
+    assert cache_key(cache_nodes(make_cfg(BB + ["dataset.n_train=96"]))) != base
+    assert cache_key(cache_nodes(make_cfg(BB + ["trainer.max_epochs=3"]))) != base
 
 
 def test_hit_skips_training_and_reproduces_the_test_metrics(make_cfg, tmp_path):
@@ -86,7 +87,7 @@ def test_two_concurrent_jobs_train_once_and_publish_one_valid_file(make_cfg, tmp
 
 def test_corrupt_entry_is_set_aside_and_retrained(make_cfg, tmp_path):
     cfg = make_cfg(BB + _cache(tmp_path) + ["explainer=none"], name="corrupt")
-    key = cache_key(cfg)
+    key = cache_key(cache_nodes(cfg))
     (tmp_path / "cache").mkdir()
     entry = tmp_path / "cache" / f"{key}.ckpt"
     entry.write_bytes(b"half a checkpoint, cut off by a full disk")

@@ -15,7 +15,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -83,13 +83,14 @@ def _file_stamps(node: Any) -> dict[str, list[int]]:
     return out
 
 
-def key_material(cfg: DictConfig) -> dict[str, Any]:
-    """What the key hashes: the resolved KEY_NODES of `cfg` (per-run paths removed) and the code version."""
-    paths = cfg.get("paths") or {}
+def key_material(run_nodes: Mapping[str, Any]) -> dict[str, Any]:
+    """What the key hashes: the resolved KEY_NODES of the run (its `paths` node only to drop per-run folders from
+    them) and the code version."""
+    paths = run_nodes.get("paths") or {}
     run_dirs = tuple(str(paths[k]) for k in ("output_dir", "log_dir") if k in paths and paths[k] is not None)
     nodes = {}
     for name in KEY_NODES:
-        node = cfg.get(name)
+        node = run_nodes.get(name)
         nodes[name] = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
     material = {k: _clean(v, run_dirs) for k, v in nodes.items()}
     material["files"] = _file_stamps(nodes["dataset"])
@@ -103,38 +104,28 @@ def digest(material: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def cache_key(cfg: DictConfig) -> str:
-    """The cache key of the black box `cfg` trains."""
-    return digest(key_material(cfg))
+def cache_key(run_nodes: Mapping[str, Any]) -> str:
+    """The cache key of the black box a run with these config nodes (KEY_NODES and `paths`) trains."""
+    return digest(key_material(run_nodes))
 
 
 class BlackboxCache:
-    """The cache folder (`blackbox_cache` in conf/config.yaml); `entry(cfg)` is this run's slot, None when off."""
+    """The cache folder (`blackbox_cache` in conf/config.yaml); `entry(...)` is a run's slot, None when off."""
 
     def __init__(self, dir: str, enabled: bool = False, lock_timeout_s: float | None = None) -> None:
         self.dir, self.enabled = Path(dir), bool(enabled)
         self.lock_timeout_s = lock_timeout_s
 
-    def entry(self, cfg: DictConfig) -> CacheEntry | None:
-        """This run's entry, or None when the cache is off or the run does not train from scratch (a given
-        `model.ckpt_path`, `resume_from`, `train=false`)."""
+    def entry(self, run_nodes: Mapping[str, Any], from_scratch: bool = True) -> CacheEntry | None:
+        """The entry of a run with these config nodes, or None when the cache is off or the run does not train from
+        scratch (a given `model.ckpt_path`, `resume_from`, `train=false`)."""
         if not self.enabled:
             return None
-        if not cfg.get("train", True) or cfg.model.get("ckpt_path") or cfg.get("resume_from"):
+        if not from_scratch:
             log.info("black-box cache not used: this run does not train from scratch")
             return None
-        material = key_material(cfg)
+        material = key_material(run_nodes)
         return CacheEntry(self.dir, digest(material), material, self.lock_timeout_s)
-
-
-def blackbox_cache(cfg: DictConfig) -> CacheEntry | None:
-    """This run's cache entry from its `blackbox_cache` node (built by Hydra), or None when the cache is off."""
-    node = cfg.get("blackbox_cache")
-    if not node or not node.get("enabled"):
-        return None
-    from hydra.utils import instantiate
-
-    return instantiate(node).entry(cfg)
 
 
 class CacheCorrupt(ValueError):
