@@ -76,9 +76,12 @@ def test_benchmark_synthetic_grid_and_fusion_arm():
     arm = _compose(["sweep=[benchmark_synthetic,fusion_arm]"])
     assert arm.hydra.sweeper.params.model == "resnet_tf" and arm.hydra.sweeper.params[ARM] == "fusion"
     assert len(_grid(arm.hydra.sweeper.params)) == 12
+    recipe = _compose(["model=transformer", "dataset=seqcomb_uv"])  # conf/model_dataset/: what the papers train
+    small = _compose(["sweep=benchmark_synthetic", "model=transformer", "dataset=seqcomb_uv"])
+    assert small.trainer.max_epochs == recipe.trainer.max_epochs and small.monitor == recipe.monitor
     paper = _compose(["sweep=benchmark_synthetic_paper", "model=transformer", "dataset=seqcomb_uv"])
     assert paper.dataset.n_train == 5000 and paper.evaluation.max_samples is None
-    assert paper.trainer.max_epochs == _compose(["model=transformer", "dataset=seqcomb_uv"]).trainer.max_epochs
+    assert paper.trainer.max_epochs == recipe.trainer.max_epochs
 
 
 def test_explainers_of_a_sweep_share_one_black_box(tmp_path):
