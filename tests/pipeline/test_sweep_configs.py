@@ -16,6 +16,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import open_dict
 
+from tsexplain.pipeline import cache_nodes
 from tsexplain.utils.compose import PROJECT_CONF
 from tsexplain.utils.model_cache import cache_key
 
@@ -91,7 +92,7 @@ def test_explainers_of_a_sweep_share_one_black_box(tmp_path):
         cfg = _compose([f"sweep={sweep}", "dataset=seqcomb_uv", "model=resnet_tf", *overrides])
         with open_dict(cfg):
             cfg.paths.output_dir = str(tmp_path / "|".join(overrides))  # each job has its own folder
-        return cache_key(cfg)
+        return cache_key(cache_nodes(cfg))
 
     keys = {key(f"{ARM}={e}") for e in ("integrated_gradients", "timesae", "dynamask", "random")}
     keys.add(key("explainer=fusion", sweep="[benchmark_synthetic,fusion_arm]"))
