@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import pickle
 import random
-import zipfile
 from pathlib import Path
 
 import lightning as L
@@ -96,7 +95,8 @@ def safe_load(path: str | os.PathLike, option: str = "checkpoint", require: tupl
             f"{option}={path} was refused: it holds Python objects that loading would have to construct by running "
             f"code ({what[:300]}), which a checkpoint of this project never does. It may come from another tool or "
             f"have been tampered with; it was not loaded. Fix: {fix}.") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as err:
+    except Exception as err:  # torch's unpickler lets KeyError, IndexError, struct.error… escape on
+        # random bytes; whatever it raises, the file is not a checkpoint we can read
         raise CheckpointError(
             f"{option}={path} is not a readable PyTorch checkpoint ({type(err).__name__}: {str(err)[:200]}); it is "
             f"truncated, still being written or another format. Fix: {fix}.") from None
