@@ -205,6 +205,42 @@ def run_vitime_study(module: ForecastModule, datamodule: HarmonicForecastDataMod
     return result
 
 
+# A real, daily-periodic energy series shipped inside aeon's wheel (no download): 6 days of half-hourly solar
+# generation (aeon.datasets.load_solar, 289 values), whose day is 48 samples.
+REAL_SERIES = {"solar": (lambda: __import__("aeon.datasets", fromlist=["load_solar"]).load_solar(), 48.0)}
+
+
+def analyse_real(model: nn.Module, name: str = "solar", length: int = 512, n_perm: int = 100, z: float = 2.0) -> dict:
+    """The study's reading on a real series: resampled to the model's `length`, the lag peaks of every head, the
+    head mean and the series' own autocorrelation, in the series' own samples, matched against its period."""
+    if name not in REAL_SERIES:
+        raise ValueError(f"real series {name!r} is unknown; use one of {sorted(REAL_SERIES)}.")
+    load, period = REAL_SERIES[name]
+    raw = np.asarray(load(), dtype=np.float64).ravel()
+    scale = len(raw) / length  # original samples per resampled sample
+    x = np.interp(np.linspace(0, len(raw) - 1, length), np.arange(len(raw)), raw)
+    model = model.eval()
+    layout = TokenLayout.from_model(model)
+    spp = layout.samples_per_patch
+    with torch.no_grad():
+        maps, _ = time_maps(model, torch.tensor(x, dtype=torch.float32)[None, None], layout)
+    max_lag = next(iter(maps.values())).shape[-1] // 2
+    heads = head_summary(maps, spp, None, max_lag=max_lag, n_perm=n_perm, z=z)
+    mean = torch.stack([m.mean(0) for m in maps.values()]).mean(0)
+    to_raw = lambda peaks: [float(q) * scale for q in peaks]  # noqa: E731
+    periods = {f"{name} period ({period:g} samples)": period}
+    max_ls, tol = max_lag * spp * scale, spp * scale / 2
+    best = [period_matches(to_raw(h["peaks_samples"]), periods, max_ls, tol) for h in heads]
+    n_found = [sum(r["found"] for rows in m.values() for r in rows) for m in best]
+    mean_peaks = to_raw(lag_profile(mean, spp, max_lag, n_perm, z=z).peak_samples)
+    acf = to_raw(acf_peaks(x, spp, max_lag))
+    return {"series": name, "n_samples": len(raw), "resampled_to": length, "samples_per_patch": spp * scale,
+            "acf_peaks": acf, "acf_matches": period_matches(acf, periods, max_ls, tol),
+            "head_mean_peaks": mean_peaks, "head_mean_matches": period_matches(mean_peaks, periods, max_ls, tol),
+            "heads_finding_the_period": int(sum(n > 0 for n in n_found)), "n_heads": len(heads),
+            "best_head_matches": best[int(np.argmax(n_found))] if best else {}}
+
+
 class AttentionStudy:
     """The study as a config object (`study:` in conf/experiment/harmonics_*.yaml): after training, `run(model,
     datamodule, out_dir)` analyses the trained forecaster on both study signals (the experiment's `primary` one
@@ -213,10 +249,14 @@ class AttentionStudy:
     #: the file `run` writes in the run folder
     output_name = "attention_study.json"
 
-    def __init__(self, primary: str = "three", n_perm: int = 100, z: float = 2.0, untrained_control: bool = True):
+    def __init__(self, primary: str = "three", n_perm: int = 100, z: float = 2.0, untrained_control: bool = True,
+                 real_series: str | None = "solar"):
         if primary not in ("three", "two"):
             raise ValueError(f"study primary={primary!r} is unknown; use 'three' or 'two'.")
+        if real_series is not None and real_series not in REAL_SERIES:
+            raise ValueError(f"study real_series={real_series!r} is unknown; use one of {sorted(REAL_SERIES)} or null.")
         self.primary, self.n_perm, self.z, self.untrained_control = primary, int(n_perm), float(z), untrained_control
+        self.real_series = real_series
 
     def run(self, model: nn.Module, datamodule: HarmonicForecastDataModule | None, out_dir: str | Path) -> dict:
         out = Path(out_dir)
@@ -230,6 +270,8 @@ class AttentionStudy:
             fresh = copy.deepcopy(bb)
             fresh.model._init_weights() if hasattr(fresh, "model") and hasattr(fresh.model, "_init_weights") else None
             res["untrained"] = analyse(fresh, n_perm=self.n_perm, z=self.z)
+        if self.real_series is not None:  # the seed's future work: one real series, read the same way
+            res["real_series"] = analyse_real(bb, self.real_series, n_perm=self.n_perm, z=self.z)
         out.mkdir(parents=True, exist_ok=True)
         (out / self.output_name).write_text(json.dumps(res, indent=1, default=float))
         return res
