@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	else \
 	  $(PY) -m pip install -q "torch==$(TORCH_VERSION)+cpu" 2>/dev/null || $(PY) -m pip install -q torch==$(TORCH_VERSION); \
 	fi
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,cluster]"  # cluster: the joblib/SLURM launchers, tested with submitit locally
 	# hydra-optuna-sweeper (older set-ups) registers hydra/sweeper=optuna too and needs optuna<3: ours replaces it
 	$(PY) -m pip uninstall -q -y hydra-optuna-sweeper 2>/dev/null || true
 	touch $(STAMP)
