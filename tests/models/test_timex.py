@@ -36,9 +36,10 @@ def reference_forward(model: TimeXTransformer, x: torch.Tensor) -> torch.Tensor:
         sa, _ = mha(h, h, h, need_weights=False)
         h = layer.norm1(sa)  # TimeX's KEY EDIT: no `h +` here
         h = layer.norm2(h + layer.linear2(F.relu(layer.linear1(h))))
-    if model.norm is not None:
-        h = model.norm(h)
-    return model.mlp(h.sum(0) / (t + 1))
+    pooled = h.sum(0) / (t + 1)
+    if model.norm_embedding:  # TimeX's norm_embedding: F.normalize of the pooled output
+        pooled = F.normalize(pooled, dim=-1)
+    return model.mlp(pooled)
 
 
 @pytest.mark.parametrize("c,t,layers,norm", [(1, 50, 1, False), (4, 37, 2, False), (2, 20, 1, True)])
@@ -106,3 +107,11 @@ def test_pooling_divides_by_t_plus_one():
 def test_poly1_is_the_config_loss_and_attention_grid():
     model = TimeXTransformer(1, 50, 4)
     assert model.token_grid == (1, 50) and model.num_prefix_tokens == 0
+
+
+def test_norm_embedding_puts_the_pooled_embedding_on_the_unit_sphere_without_parameters():
+    torch.manual_seed(0)
+    plain, normed = TimeXTransformer(2, 30, 4), TimeXTransformer(2, 30, 4, norm_embedding=True)
+    assert sum(p.numel() for p in plain.parameters()) == sum(p.numel() for p in normed.parameters())
+    z, _ = normed.embed(torch.randn(5, 2, 30) * 10)
+    torch.testing.assert_close(z.norm(dim=-1), torch.ones(5))

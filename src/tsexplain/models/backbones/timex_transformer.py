@@ -3,8 +3,9 @@
 Faithful to the reference: each time step's features are concatenated with a d_pe=16 sin/cos encoding of its
 time t = 1..T (timescales max_len ** linspace(0, 1, d_pe/2), sin half then cos half, encoding first), so
 d_model = C + 16; post-norm encoder layers with `nhead` heads (1) and NO residual around self-attention;
-ReLU FFN; optional LayerNorm on the encoder output (`norm_embedding`, TimeX's `norm=LayerNorm` of the
-encoder); mean pooling as sum over time / (T + 1); head Linear → ReLU → Linear.
+ReLU FFN; mean pooling as sum over time / (T + 1); optional L2 normalisation of the pooled embedding
+(`norm_embedding`: TimeX's `F.normalize(output, dim=-1)`; its LayerNorm on the encoder is commented out in the
+reference); head Linear → ReLU → Linear.
 TimeX's unused `MLP_encoder` (Linear(C, C), never called) is left out, so counts are C² + C lower.
 """
 
@@ -80,7 +81,7 @@ class TimeXTransformer(nn.Module, HasAttention):
         self.layers = nn.ModuleList(
             TimeXEncoderLayer(d_model, nhead, dim_feedforward, dropout) for _ in range(n_layers)
         )
-        self.norm = nn.LayerNorm(d_model) if norm_embedding else None
+        self.norm_embedding = bool(norm_embedding)
         self.mlp = nn.Sequential(nn.Linear(d_model, d_model), nn.ReLU(), nn.Linear(d_model, n_outputs))
         self.register_buffer("pe", time_encoding(seq_len, d_pe, self.max_len), persistent=False)
 
@@ -95,9 +96,10 @@ class TimeXTransformer(nn.Module, HasAttention):
             h, a = layer(h, return_attn)
             if return_attn:
                 attns.append(a)
-        if self.norm is not None:
-            h = self.norm(h)
-        return h.sum(1) / (t + 1), attns
+        pooled = h.sum(1) / (t + 1)
+        if self.norm_embedding:  # TimeX: the pooled embedding on the unit sphere (no parameters)
+            pooled = F.normalize(pooled, dim=-1)
+        return pooled, attns
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.mlp(self.embed(x)[0])
