@@ -24,6 +24,7 @@ import torch
 
 from tsexplain.explain.base import Explainer
 from tsexplain.tasks import Regression, task_of
+from tsexplain.utils.tensors import frozen
 
 
 def gaussian_blur(x: torch.Tensor, mask: torch.Tensor, sigma_max: float, eps: float = 1e-7) -> torch.Tensor:
@@ -95,26 +96,19 @@ class Dynamask(Explainer):
         opt = torch.optim.SGD([mask], lr=self.lr, momentum=self.momentum)
         grow = self.size_reg_dilation ** (1.0 / self.n_epochs)
         reg = self.size_reg_init
-        params = [p for p in model.parameters() if p.requires_grad]
-        for p in params:  # the black box is only called: no gradients accumulate in it
-            p.requires_grad_(False)
-        try:
-            with torch.enable_grad():
-                for _ in range(self.n_epochs):
-                    out = model(gaussian_blur(x, mask, self.sigma_max).reshape(a * b, c, t)).reshape(a, b, -1)
-                    error = self._error(out, clean, target)  # [A, B]
-                    size = ((ref[:, None] - mask.reshape(a, b, n).sort(-1).values) ** 2).mean(-1)
-                    smooth = (mask[..., 1:] - mask[..., :-1]).abs().mean((-1, -2))
-                    loss = (error + reg * size + self.time_reg * smooth).sum()
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    with torch.no_grad():
-                        mask.clamp_(0.0, 1.0)
-                    reg *= grow
-        finally:
-            for p in params:
-                p.requires_grad_(True)
+        with frozen(model), torch.enable_grad():  # the black box is only called: no gradients accumulate in it
+            for _ in range(self.n_epochs):
+                out = model(gaussian_blur(x, mask, self.sigma_max).reshape(a * b, c, t)).reshape(a, b, -1)
+                error = self._error(out, clean, target)  # [A, B]
+                size = ((ref[:, None] - mask.reshape(a, b, n).sort(-1).values) ** 2).mean(-1)
+                smooth = (mask[..., 1:] - mask[..., :-1]).abs().mean((-1, -2))
+                loss = (error + reg * size + self.time_reg * smooth).sum()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                with torch.no_grad():
+                    mask.clamp_(0.0, 1.0)
+                reg *= grow
         with torch.no_grad():
             out = model(gaussian_blur(x, mask, self.sigma_max).reshape(a * b, c, t)).reshape(a, b, -1)
             error = self._error(out, clean, target)  # [A, B], areas ascending

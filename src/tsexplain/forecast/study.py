@@ -207,7 +207,13 @@ def run_vitime_study(module: ForecastModule, datamodule: HarmonicForecastDataMod
 
 # A real, daily-periodic energy series shipped inside aeon's wheel (no download): 6 days of half-hourly solar
 # generation (aeon.datasets.load_solar, 289 values), whose day is 48 samples.
-REAL_SERIES = {"solar": (lambda: __import__("aeon.datasets", fromlist=["load_solar"]).load_solar(), 48.0)}
+def _solar() -> np.ndarray:
+    from aeon.datasets import load_solar  # imported here: aeon is slow to import and only this reading needs it
+
+    return load_solar()
+
+
+REAL_SERIES = {"solar": (_solar, 48.0)}
 
 
 def analyse_real(model: nn.Module, name: str = "solar", length: int = 512, n_perm: int = 100, z: float = 2.0) -> dict:
