@@ -1,13 +1,18 @@
-"""Real datasets read from `data_dir` exactly as their publishers ship them (one loader module per dataset)."""
+"""Real datasets read from `data_dir` exactly as their publishers ship them (one loader module per dataset).
 
-from tsexplain.data.real.base import RealDataModule, RealDataWarning
-from tsexplain.data.real.cinc2017 import CinC2017DataModule
-from tsexplain.data.real.ett import ETTDataModule
-from tsexplain.data.real.mitbih import MITBIHDataModule
-from tsexplain.data.real.pamap2 import PAMAP2DataModule
-from tsexplain.data.real.ptbxl import PTBXLDataModule
-from tsexplain.data.real.uci_energy import UCIEnergyDataModule
-from tsexplain.data.real.ucr import UCRDataModule
+The loaders are imported on first use (PEP 562 `__getattr__`): the black box imports this package's `metrics`, and
+should not pull pandas and wfdb in with it."""
 
-__all__ = ["RealDataModule", "RealDataWarning", "PTBXLDataModule", "MITBIHDataModule", "CinC2017DataModule",
-           "UCIEnergyDataModule", "ETTDataModule", "PAMAP2DataModule", "UCRDataModule"]
+from importlib import import_module
+
+_LOADERS = {"RealDataModule": "base", "RealDataWarning": "base", "PTBXLDataModule": "ptbxl",
+            "MITBIHDataModule": "mitbih", "CinC2017DataModule": "cinc2017", "UCIEnergyDataModule": "uci_energy",
+            "ETTDataModule": "ett", "PAMAP2DataModule": "pamap2", "UCRDataModule": "ucr"}
+
+__all__ = list(_LOADERS)
+
+
+def __getattr__(name: str):
+    if name not in _LOADERS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_LOADERS[name]}"), name)
