@@ -15,6 +15,7 @@ import torch
 from scipy.integrate import trapezoid
 from scipy.ndimage import gaussian_filter1d
 
+from tsexplain.utils import progress
 from tsexplain.utils.tensors import batched
 
 DEFAULT_FRACTIONS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
@@ -159,7 +160,7 @@ def deletion_curve(
         ranks = saliency_ranks(saliency)
         n_points = x[0].numel()
         acc, prob = [], []
-        for frac in f:
+        for frac in progress.track(f, f"{mode} curve", unit="step"):
             top = ranks < int(round(frac * n_points))
             x_mod = torch.where(top, base, x) if mode == "deletion" else torch.where(top, x, base)
             a, p = _scores(_forward(model, x_mod, batch_size), clean_out, target, ref, task)

@@ -33,6 +33,8 @@ from captum.metrics import infidelity, sensitivity_max
 from scipy.stats import rankdata
 from torch import nn
 
+from tsexplain.utils import progress
+
 log = logging.getLogger(__name__)
 
 
@@ -190,7 +192,7 @@ class SanityChecks:
         layers = cascade_layers(blackbox) if self.cascade else []
         in_layers = sum(p.numel() for n in layers for p in getattr(_backbone(blackbox), n).parameters())
         last = None
-        for k in range(len(layers)):
+        for k in progress.track(range(len(layers)), "sanity: randomisation cascade", unit="layer"):
             rho = self._rho(explainer, randomized_copy(blackbox, layers[: k + 1], self.seed), x, target, saliency)
             out[f"rand_spearman_cascade/{layers[k]}"] = _mean(rho)
             last = rho

@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
+from tsexplain.utils import progress
+
 
 def perturb(x: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
     """`x + sigma · std_c · ε`, ε ~ N(0, 1) drawn from `seed`; std_c is channel c's std over samples and time.
@@ -56,7 +58,8 @@ class Robustness:
         """`score(noisy_x)` re-explains and scores the noisy inputs; its metrics per σ become deltas."""
         if not self.sigmas:
             return {}
-        by_sigma = {sigma: dict(score(perturb(x, sigma, seed=self.seed))) for sigma in [0.0, *self.sigmas]}
+        by_sigma = {sigma: dict(score(perturb(x, sigma, seed=self.seed)))
+                    for sigma in progress.track([0.0, *self.sigmas], "robustness", unit="σ")}
         out = {}
         for sigma, deltas in deltas_vs_clean(by_sigma).items():
             if sigma == 0:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from tslearn.metrics import dtw_path
 
+from tsexplain.utils import progress
 from tsexplain.utils.tensors import minmax_per_sample
 
 Align = Literal["dtw", "none"]
@@ -60,7 +61,7 @@ def align_maps(
     ref = reference.detach().double().cpu().numpy()
     mov = moving.detach().double().cpu().numpy()
     out = np.empty_like(mov)
-    for b in range(len(mov)):
+    for b in progress.track(range(len(mov)), "DTW alignment", unit="map"):
         path = dtw_time_path(mov[b].mean(0), ref[b].mean(0), sakoe_chiba_radius)
         out[b] = warp_along_path(mov[b], path, mov.shape[-1])
     return torch.as_tensor(out, dtype=moving.dtype, device=moving.device)

@@ -11,6 +11,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
+from tsexplain.utils import progress
 from tsexplain.utils.tensors import default_target
 
 
@@ -98,7 +99,8 @@ class Explainer:
         if target.numel() == 1 and x.shape[0] > 1:
             target = target.expand(x.shape[0])
         out = []
-        for i in range(0, x.shape[0], self.batch_size):
+        batches = range(0, x.shape[0], self.batch_size)
+        for i in progress.track(batches, f"{type(self).__name__} attribution", unit="batch"):
             out.append(self._attribute(x[i : i + self.batch_size], target[i : i + self.batch_size]).detach())
         sal = torch.cat(out).reshape(x.shape)
         return torch.nan_to_num(sal.clamp_min(0), nan=0.0)

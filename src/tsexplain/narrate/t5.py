@@ -18,15 +18,33 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from transformers import AutoTokenizer, ByT5Tokenizer, T5Config, T5ForConditionalGeneration
+from transformers.generation.streamers import BaseStreamer
 
 from tsexplain.data.meta import DataMeta
 from tsexplain.narrate.base import Narrator
 from tsexplain.narrate.regions import Region
 from tsexplain.narrate.templates import Prediction, TemplateNarrator, _to_numpy, prediction_label, region_fields
+from tsexplain.utils import progress
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SOURCE_FORMAT = "{channel} {start}-{end} {start_s:g}-{end_s:g}s {strength} {direction}"
+
+
+class _TokenBar(BaseStreamer):
+    """Advances a progress bar by one decoding step each time `generate` hands over new tokens (the first call
+    brings the decoder's start tokens, not a step)."""
+
+    def __init__(self, bar) -> None:
+        self.bar, self.started = bar, False
+
+    def put(self, value: torch.Tensor) -> None:
+        if self.started:
+            self.bar.update(1)
+        self.started = True
+
+    def end(self) -> None:
+        self.bar.close()
 
 
 class T5NarratorModule(L.LightningModule):
@@ -179,7 +197,11 @@ class T5Narrator(Narrator):
         """Greedy decoding of at most `max_new_tokens` tokens for each source text."""
         enc = self.tokenizer(list(sources), padding=True, truncation=True, max_length=self.max_source_len,
                              return_tensors="pt").to(self.model.device)
-        out = self.model.eval().generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False, num_beams=1)
+        kw: dict[str, Any] = {}
+        if progress.bars_enabled(self.max_new_tokens):  # only then a streamer: otherwise generate runs as ever
+            kw["streamer"] = _TokenBar(progress.bar(self.max_new_tokens, f"T5 narratives ({len(sources)})", "token"))
+        out = self.model.eval().generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False, num_beams=1,
+                                         **kw)
         return [t.strip() for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
 
     @staticmethod

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 
 from tsexplain.report import plots
 from tsexplain.report.anchors import Anchor, Anchors
-from tsexplain.report.collect import Run, Skipped, collect
+from tsexplain.report.collect import Run, Skipped, collect, sweep_completion
 from tsexplain.report.grouping import LABELS, Group, group, mark_best, swept_keys
 
 # Columns of the table when --metrics is not given, in this order, where the runs have them.
@@ -140,7 +140,7 @@ def build(root: Path, by: Sequence[str] | None = None, metrics: Sequence[str] | 
     by_sweep: dict[str, list[Run]] = {}
     for r in runs:
         by_sweep.setdefault(r.sweep, []).append(r)
-    notes = []
+    notes = sweep_completion(root)
     if len(by_sweep) > 1:
         notes.append(f"this folder mixes runs of {len(by_sweep)} sweeps ({', '.join(sorted(by_sweep))}): each is "
                      "grouped and marked apart, in its own section; compare numbers across sections with care.")

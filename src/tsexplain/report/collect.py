@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tqdm.auto import tqdm
+
+from tsexplain.utils import progress as _progress
 
 # Files that mark a folder as a run folder (results.RunFolder writes them).
 MARKERS = ("metrics.json", "FAILED", "config_resolved.yaml")
@@ -123,14 +124,59 @@ def run_folders(root: Path) -> list[Path]:
 
 
 def collect(root: Path, progress: bool | None = None) -> tuple[list[Run], list[Skipped]]:
-    """The usable runs under `root` and the skipped ones with their reasons (a progress bar on a terminal)."""
+    """The usable runs under `root` and the skipped ones with their reasons; a bar over the folders unless
+    `progress` is False (`tsexplain.utils.progress` decides when it shows)."""
     runs: list[Run] = []
     skipped: list[Skipped] = []
-    for folder in tqdm(run_folders(Path(root)), desc="reading runs", unit="run", disable=progress is False or None,
-                       leave=False):
+    folders = run_folders(Path(root))
+    for folder in folders if progress is False else _progress.track(folders, "reading runs", unit="run"):
         try:
             got = load_run(folder)
         except Exception as err:  # noqa: BLE001 - one strange folder must not stop the report; it is listed instead
             got = Skipped(folder, f"could not be read ({type(err).__name__}: {err})")
         (runs if isinstance(got, Run) else skipped).append(got)
     return runs, skipped
+
+
+def _planned(sweep: Path) -> int | None:
+    """Jobs the sweep in `sweep` planned: its `.progress/plan.json` (the sweep callback's), else its multirun.yaml."""
+    from tsexplain.utils.sweep_progress import PLAN, PROGRESS_DIR, planned_jobs
+
+    try:
+        jobs = json.loads((sweep / PROGRESS_DIR / PLAN).read_text()).get("jobs")
+        if jobs is not None:
+            return int(jobs)
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass
+    if not (sweep / "multirun.yaml").is_file():
+        return None
+    from omegaconf import OmegaConf
+
+    try:
+        return planned_jobs(OmegaConf.load(sweep / "multirun.yaml"))
+    except Exception:  # noqa: BLE001 - an unreadable plan only costs the completion note
+        return None
+
+
+def sweep_completion(root: Path) -> list[str]:
+    """A note for each sweep folder under `root` (itself included) whose planned jobs did not all finish:
+    "N of M jobs of the sweep finished, K failed, L missing" (missing: no result yet, running or never started)."""
+    from tsexplain.utils.sweep_progress import PLAN, PROGRESS_DIR
+
+    root = Path(root)
+    sweeps = {p.parent for p in root.rglob("multirun.yaml")} | {p.parent.parent
+                                                                for p in root.rglob(f"{PROGRESS_DIR}/{PLAN}")}
+    notes = []
+    for sweep in sorted(s for s in sweeps if not INNER.intersection(s.relative_to(root).parts)):
+        planned = _planned(sweep)
+        if planned is None:
+            continue
+        jobs = [d for d in sweep.iterdir() if d.is_dir()]
+        finished = sum((d / "metrics.json").is_file() for d in jobs)
+        failed = sum((d / "FAILED").is_file() and not (d / "metrics.json").is_file() for d in jobs)
+        if finished >= planned:
+            continue
+        where = "" if sweep == root else f" ({sweep.relative_to(root)})"
+        notes.append(f"{finished} of {planned} jobs of the sweep{where} finished, {failed} failed, "
+                     f"{max(0, planned - finished - failed)} missing: the tables hold the finished ones only.")
+    return notes
