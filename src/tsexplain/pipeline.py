@@ -17,6 +17,7 @@ from tsexplain.narrate.base import Narrator
 from tsexplain.narrate.narration import fit_narrator, narrate
 from tsexplain.report.explanations import log_figures, print_highlights, write_explanation_report
 from tsexplain.report.results import RunFolder, finish_loggers, log_metrics
+from tsexplain.report.wandb_log import describe_run, log_explanations
 from tsexplain.stages import Explanation, Narration, explain, explained_samples, fit_explainer
 from tsexplain.training import load_blackbox_weights, train_and_test
 from tsexplain.utils.checkpoint import safe_load
@@ -137,6 +138,7 @@ def _report(cfg: DictConfig, folder: RunFolder, loggers: list, run: Run, explana
     own = run.explainer.figures(test.x, test.target, test.meta, folder.path / "figures")
     folder.record("figures", [str(p) for p in figures + own])
     log_figures(loggers, own)
+    log_explanations(loggers, explanation, narration, figures, folder.extra.get("saliency_file"), run.explainer.name)
     if run.explainer.best_ckpt_path:  # reuse it with explainer.ckpt_path=…
         folder.record("explainer_checkpoint", run.explainer.best_ckpt_path)
 
@@ -151,7 +153,9 @@ def finish(cfg: DictConfig, folder: RunFolder, loggers: list, metrics: dict, run
     folder.write_metrics(metrics)
     # Sent at the end, with the final metrics: a CSV logger touched before a spawn strategy's workers start
     # breaks its header in them (Lightning's writer then holds no keys for the file they append to).
-    log_hyperparameters(loggers, OmegaConf.to_container(_without_hydra(cfg), resolve=True), run.blackbox)
+    config = OmegaConf.to_container(_without_hydra(cfg), resolve=True)
+    log_hyperparameters(loggers, config, run.blackbox)
+    describe_run(loggers, config, cfg)  # W&B only: the labels and swept overrides a W&B Report groups by
     log_metrics(loggers, metrics)
     meta = run.eval_data.meta if run.eval_data is not None else run.data.meta
     print_summary(metrics, title=f"{cfg.task_name}: {meta.name} / {cfg.model.get('name', '')}",

@@ -2,9 +2,11 @@
 marked, published anchors beside), plots, written as report.md and one self-contained report.html.
 
     python -m tsexplain.report logs/benchmark_synthetic/multiruns/<time> [--by dataset explainer] [--out DIR]
+        [--wandb ENTITY/PROJECT]
 
 Exit status: 0 with a report, 1 when nothing under the folder is usable (the reasons are printed), 2 on bad
-arguments (a missing folder, an unreadable anchors file).
+arguments (a missing folder, an unreadable anchors file, --wandb not ENTITY/PROJECT or without wandb-workspaces);
+with --wandb online, 1 when W&B refuses to save the report (the Markdown/HTML report is written first either way).
 """
 
 from __future__ import annotations
@@ -32,16 +34,35 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--anchors", default=str(DEFAULT),
                         help="YAML of published numbers (default: the shipped anchors.yaml; `none` for no anchors)")
     parser.add_argument("--no-figures", action="store_true", help="tables only (faster on very large sweeps)")
+    parser.add_argument("--wandb", metavar="ENTITY/PROJECT", default=None,
+                        help="also build a W&B Report comparing the sweeps' W&B groups (needs wandb-workspaces; "
+                             "offline it prints the `wandb sync` and report commands to run later)")
     args = parser.parse_args(argv)
     if not args.root.is_dir():
         parser.error(f"{args.root} is not a folder; pass the folder of a sweep or of runs "
                      "(logs/<task_name>/multiruns/<time> or logs/<task_name>).")
+    if args.wandb is not None:
+        from tsexplain.report.wandb_report import parse_target
+
+        try:
+            args.wandb = parse_target(args.wandb)
+        except ValueError as err:
+            parser.error(str(err))
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Build and write the report; the exit status as in the module docstring."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse(argv)
+    if args.wandb is not None:
+        from tsexplain.report.wandb_report import check_library, offline_reason
+
+        # online, without the library, fail before anything is built (offline needs no library: it only prints)
+        missing = check_library()
+        if missing and offline_reason([]) is None:
+            print(f"error: {missing}", file=sys.stderr)
+            return 2
     try:
         anchors = Anchors.load(None if args.anchors.lower() == "none" else Path(args.anchors))
     except SystemExit as err:
@@ -58,6 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = write_report(report, out)
     print(to_markdown(report))
     print(f"wrote {paths['markdown']} and {paths['html']} ({report.n_runs} runs, {len(report.skipped)} skipped)")
+    if args.wandb is not None:
+        from tsexplain.report.wandb_report import publish
+
+        status, message = publish(report, *args.wandb, argv)
+        print(message, file=sys.stderr if status else sys.stdout)
+        return status
     return 0
 
 
