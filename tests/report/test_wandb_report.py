@@ -5,6 +5,9 @@ the Markdown/HTML report, and a malformed --wandb value failing before anything 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,3 +125,12 @@ def test_unsynced_offline_runs_keep_the_report_offline_even_with_credentials(tmp
     monkeypatch.delenv("WANDB_API_KEY")
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     assert "no W&B credentials" in offline_reason(runs)
+
+
+def test_wandb_workspaces_is_imported_only_on_the_wandb_path():
+    code = ("import sys, tsexplain.pipeline, tsexplain.report.__main__, tsexplain.report.wandb_report; "
+            "print(sorted(m for m in sys.modules if m.startswith('wandb_workspaces')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
