@@ -170,6 +170,11 @@ def publish(report: Report, entity: str, project: str, argv: Sequence[str]) -> t
     missing = [r for r in runs if not logged_to_wandb(r)]
     note = (f"\nnote: {len(missing)} of {len(runs)} runs had no W&B logger (logger=wandb); the W&B Report shows "
             "only runs logged to W&B." if missing else "")
+    elsewhere = sorted({str(p) for r in runs if (p := ((r.cfg.get("logger") or {}).get("wandb") or {}).get("project"))
+                        and p != project})
+    if elsewhere:
+        note += (f"\nnote: some runs were logged to project(s) {', '.join(elsewhere)}, not {project}; the report "
+                 f"shows runs of {entity}/{project} only (wandb sync -p {project} puts offline runs there).")
     wb = build_wandb_report(report, entity, project)
     try:
         wb.save()
