@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TORCH_VERSION := 2.13.0
+comma := ,
 
 .PHONY: venv run test lint bench bench-blackbox bench-explainers bench-timesae bench-sanity bench-ucr bench-report report clean
 
@@ -39,29 +40,71 @@ lint: $(STAMP)
 
 bench: bench-blackbox bench-explainers bench-timesae
 
+# Each benchmark is a sweep of sweeps/ run into a fixed folder, bench_results/sweeps/<table>/<sweep> (a re-run moves
+# a job's earlier results to its previous/), then the comparison report of bench_results/sweeps/<table>: report.md
+# and report.html in bench_results/<table>, its tables into README.md between <!-- bench:<table> --> and
+# <!-- /bench:<table> -->. ARGS are appended to every sweep (e.g. ARGS="hydra/launcher=joblib" or "seed=0");
+# a failed job does not stop the report (it lists it). One intra-op thread a job (BENCH_THREADS).
+BENCH_ROOT ?= bench_results
+BENCH_README ?= README.md
+BENCH_THREADS ?= 1
+BENCH_ENV = OMP_NUM_THREADS=$(BENCH_THREADS) MKL_NUM_THREADS=$(BENCH_THREADS) WANDB_MODE=offline
+# $(call bench_sweep,<table>,<sweep>,<folder>,<overrides>)
+bench_sweep = $(BENCH_ENV) $(PY) run.py -m 'sweep=$(2)' hydra.sweep.dir=$(BENCH_ROOT)/sweeps/$(1)/$(3) $(4) $(ARGS)
+# $(call bench_report,<table>,<report options>)
+bench_report = $(PY) -m tsexplain.report $(BENCH_ROOT)/sweeps/$(1) --out $(BENCH_ROOT)/$(1) \
+  --readme $(BENCH_README) --marker $(1) $(2)
+BENCH_METRICS_EXPLAIN := explain/auprc explain/aup explain/aur explain/pooled_auprc explain/del_drop20 \
+  explain/del_auc explain/ms_per_instance test/f1
+BENCH_METRICS_SANITY := explain/auprc explain/rand_spearman_all explain/rand_spearman_cascade/head \
+  explain/rand_spearman_cascade/transformer explain/infidelity explain/sensitivity_max explain/ms_per_instance \
+  explain/sanity_s test/f1
+BENCH_METRICS_TIMESAE := explain/auprc explain/aup explain/aur explain_footprint/auprc explain/del_drop20 \
+  explain/rand_spearman_all explain/infidelity explain/ms_per_instance explain/faithfulness_fx \
+  explain/label_fidelity explain/fvu explain/l0 explain/dead_fraction explain/fit_s test/f1
+BENCH_METRICS_UCR := test/acc test/f1 explain/del_drop20 explain/del_auc explain/ins_auc explain/rand_spearman_all \
+  explain/infidelity explain/ms_per_instance
+
 bench-blackbox: $(STAMP)
-	$(PY) -m benchmarks.blackbox
+	-$(call bench_sweep,blackbox,benchmark_blackbox,benchmark_blackbox)
+	$(call bench_report,blackbox,--metrics test/acc test/f1)
 
 bench-explainers: $(STAMP)
-	$(PY) -m benchmarks.explainers
-
-bench-ucr: $(STAMP)
-	$(PY) -m benchmarks.ucr
+	-$(call bench_sweep,explainers,benchmark_explainers,benchmark_explainers)
+	-$(call bench_sweep,narrators,benchmark_narrators,benchmark_narrators)
+	$(call bench_report,explainers,--metrics $(BENCH_METRICS_EXPLAIN))
+	$(call bench_report,narrators,--metrics narrate/bleu4 narrate/rougeL_f narrate/fallback_rate test/f1)
 
 bench-sanity: $(STAMP)
-	$(PY) -m benchmarks.sanity
+	-$(call bench_sweep,sanity,benchmark_sanity,benchmark_sanity)
+	$(call bench_report,sanity,--metrics $(BENCH_METRICS_SANITY))
 
+# TimeSAE's time per instance at equal conditions (same black box, samples, batch, one thread) is measured outside
+# the sweep jobs: benchmarks/timesae_speed.py, reading the benchmark_timesae runs.
 bench-timesae: $(STAMP)
-	$(PY) -m benchmarks.timesae
-	$(PY) -m benchmarks.timesae_speed
+	-$(call bench_sweep,timesae,benchmark_timesae,benchmark_timesae)
+	-$(call bench_sweep,timesae,ablation_timesae,ablation_timesae)
+	$(call bench_report,timesae,--metrics $(BENCH_METRICS_TIMESAE))
+	$(BENCH_ENV) $(PY) benchmarks/timesae_speed.py $(BENCH_ROOT)/sweeps/timesae --out $(BENCH_ROOT)/timesae_speed.md \
+	  --readme $(BENCH_README) --marker timesae_speed
 
-# Rewrite the three tables from the finished benchmark runs only (no job is started).
+bench-ucr: $(STAMP)
+	-$(call bench_sweep,ucr,benchmark_real,benchmark_real)
+	-$(call bench_sweep,ucr,[benchmark_real$(comma)fusion_arm],benchmark_real_fusion)
+	$(call bench_report,ucr,--metrics $(BENCH_METRICS_UCR))
+
+# Rewrite the README's tables from the runs already in bench_results/sweeps (no job is started): a table whose
+# sweeps have not run is left as it is.
 bench-report: $(STAMP)
-	BENCH_ONLY_FINISHED=1 $(PY) -m benchmarks.blackbox
-	BENCH_ONLY_FINISHED=1 $(PY) -m benchmarks.explainers
-	BENCH_ONLY_FINISHED=1 $(PY) -m benchmarks.timesae
-	BENCH_ONLY_FINISHED=1 $(PY) -m benchmarks.sanity
-	$(PY) -m benchmarks.readme_tables
+	@for t in blackbox explainers narrators sanity timesae ucr; do \
+	  test -d $(BENCH_ROOT)/sweeps/$$t || echo "bench-report: no $(BENCH_ROOT)/sweeps/$$t, its table is left as it is"; \
+	done
+	test ! -d $(BENCH_ROOT)/sweeps/blackbox || $(call bench_report,blackbox,--metrics test/acc test/f1)
+	test ! -d $(BENCH_ROOT)/sweeps/explainers || $(call bench_report,explainers,--metrics $(BENCH_METRICS_EXPLAIN))
+	test ! -d $(BENCH_ROOT)/sweeps/narrators || $(call bench_report,narrators,--metrics narrate/bleu4 narrate/rougeL_f narrate/fallback_rate test/f1)
+	test ! -d $(BENCH_ROOT)/sweeps/sanity || $(call bench_report,sanity,--metrics $(BENCH_METRICS_SANITY))
+	test ! -d $(BENCH_ROOT)/sweeps/timesae || $(call bench_report,timesae,--metrics $(BENCH_METRICS_TIMESAE))
+	test ! -d $(BENCH_ROOT)/sweeps/ucr || $(call bench_report,ucr,--metrics $(BENCH_METRICS_UCR))
 
 # Comparison report of a sweep or runs folder: make report DIR=logs/<task>/multiruns/<time> [ARGS="--by dataset explainer"]
 # (report.md + report.html in DIR/report; python -m tsexplain.report --help lists the options)

@@ -2,10 +2,14 @@
 marked, published anchors beside), plots, written as report.md and one self-contained report.html.
 
     python -m tsexplain.report logs/benchmark_synthetic/multiruns/<time> [--by dataset explainer] [--out DIR]
-        [--wandb ENTITY/PROJECT]
+        [--wandb ENTITY/PROJECT] [--readme README.md --marker NAME]
+
+--readme/--marker also put the report's tables (no figures) into the README between `<!-- bench:NAME -->` and
+`<!-- /bench:NAME -->` (tsexplain.report.readme): `make bench-*` writes the README's benchmark tables this way.
 
 Exit status: 0 with a report, 1 when nothing under the folder is usable (the reasons are printed), 2 on bad
-arguments (a missing folder, an unreadable anchors file, --wandb not ENTITY/PROJECT or without wandb-workspaces);
+arguments (a missing folder, an unreadable anchors file, --wandb not ENTITY/PROJECT or without wandb-workspaces,
+--readme without --marker or a README without that marker's block);
 with --wandb online, 1 when W&B refuses to save the report (the Markdown/HTML report is written first either way).
 """
 
@@ -37,7 +41,21 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--wandb", metavar="ENTITY/PROJECT", default=None,
                         help="also build a W&B Report comparing the sweeps' W&B groups (needs wandb-workspaces; "
                              "offline it prints the `wandb sync` and report commands to run later)")
+    parser.add_argument("--readme", type=Path, default=None,
+                        help="also write the tables into this file between <!-- bench:MARKER --> and "
+                             "<!-- /bench:MARKER --> (needs --marker)")
+    parser.add_argument("--marker", default=None, help="the README block --readme replaces")
     args = parser.parse_args(argv)
+    if (args.readme is None) != (args.marker is None):
+        parser.error("--readme and --marker go together: --readme README.md --marker <name>")
+    if args.readme is not None:
+        from tsexplain.report.readme import check_marker
+
+        if not args.readme.is_file():
+            parser.error(f"--readme {args.readme} is not a file")
+        why = check_marker(args.readme.read_text(encoding="utf-8"), args.marker)
+        if why is not None:
+            parser.error(f"--readme {args.readme}: {why}")
     if not args.root.is_dir():
         parser.error(f"{args.root} is not a folder; pass the folder of a sweep or of runs "
                      "(logs/<task_name>/multiruns/<time> or logs/<task_name>).")
@@ -79,6 +97,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = write_report(report, out)
     print(to_markdown(report))
     print(f"wrote {paths['markdown']} and {paths['html']} ({report.n_runs} runs, {len(report.skipped)} skipped)")
+    if args.readme is not None:
+        from tsexplain.report.readme import update_readme
+        from tsexplain.report.render import readme_block
+
+        command = " ".join(["python -m tsexplain.report", *argv])
+        changed = update_readme(args.readme, args.marker, readme_block(report, command))
+        print(f"{'rewrote' if changed else 'unchanged:'} the `{args.marker}` block of {args.readme}")
     if args.wandb is not None:
         from tsexplain.report.wandb_report import publish
 

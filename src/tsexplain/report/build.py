@@ -20,6 +20,8 @@ from tsexplain.report.grouping import LABELS, Group, group, mark_best, swept_key
 # Columns of the table when --metrics is not given, in this order, where the runs have them.
 PREFERRED = ["test/acc", "test/f1", "test/mse", "explain/auprc", "explain/aup", "explain/aur", "explain/del_auc",
              "explain/ins_auc", "explain/label_fidelity", "explain/l0", "explain/ms_per_instance"]
+# A black box below this test macro-F1 is a weak model: a note names the groups whose maps explain one.
+WEAK_F1 = 0.9
 # Metrics never shown as columns unless asked for by name: per-sample SEs and counts.
 _NOT_COLUMNS = re.compile(r"(_sem$|/n_|_n$|/params_)")
 
@@ -124,6 +126,11 @@ def build_section(sweep: str, runs: list[Run], by: Sequence[str] | None, asked: 
         if repeats:
             section.notes.append(f"group {', '.join(g.keys) or 'all'} has several runs with seed {', '.join(repeats)}: "
                                  "they count as separate replicates.")
+    weak = [g for g in groups if "test/f1" in g.stats and g.stats["test/f1"].n
+            and g.stats["test/f1"].mean < WEAK_F1 and g.common("explainer") not in (None, "none")]
+    if weak:
+        section.notes.append(f"⚠ weak model: the black box's test/f1 is below {WEAK_F1} in "
+                             f"{'; '.join(', '.join(g.keys) or 'all' for g in weak)}: those maps explain a weak model.")
     missing = [m for m in metrics if not any(g.stats[m].n for g in groups)]
     if missing:
         section.notes.append(f"no run of this sweep has {', '.join(missing)}.")

@@ -64,6 +64,34 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def section_table(s: Section) -> list[str]:
+    """A section's Markdown table, its published-sources line and its notes (lines, each block ending blank)."""
+    head = _header(s)
+    out = ["| " + " | ".join(_md_cell(h) for h in head) + " |",
+           "|" + "|".join("---" if i < len(s.by) else "---:" for i in range(len(head))) + "|"]
+    for row in _rows(s):
+        out.append("| " + " | ".join(_md_cell(f"**{t}**" if best else t) for t, best, _ in row) + " |")
+    out.append("")
+    if s.anchors:
+        out += [f"Published: {', '.join(_sources(s))} (see anchors.yaml for the citation).", ""]
+    out += [f"- {n}" for n in s.notes] + ([""] if s.notes else [])
+    return out
+
+
+def readme_block(report: Report, command: str) -> str:
+    """The report's tables for a README block (no headings, no figures): per sweep its settings line, table,
+    published sources and notes, then the skipped runs with their reasons; `command` is what wrote it."""
+    out = [f"Written by `{command}`: {report.n_runs} runs, {len(report.skipped)} skipped. {LEGEND}", ""]
+    out += [f"> Note: {n}" for n in report.notes] + ([""] if report.notes else [])
+    for s in report.sections:
+        out += [f"**{s.sweep}**: {_fixed_text(s)}", "", *section_table(s)]
+    if report.skipped:
+        out += [f"Skipped: {len(report.skipped)} run folder(s)", ""]
+        out += [f"- `{_rel(report.root, k.path)}`: {k.reason}" for k in report.skipped]
+        out.append("")
+    return "\n".join(out).strip() + "\n"
+
+
 def to_markdown(report: Report, fig_dir: str = "figures") -> str:
     """The report as Markdown; figures are linked as `fig_dir/<name>` (write_report writes them there)."""
     out = [f"# Comparison report: {report.root.name or report.root}", "",
@@ -71,16 +99,7 @@ def to_markdown(report: Report, fig_dir: str = "figures") -> str:
            f"{len(report.skipped)} skipped. {LEGEND}", ""]
     out += [f"> Note: {n}" for n in report.notes] + ([""] if report.notes else [])
     for s in report.sections:
-        out += [f"## {s.sweep}", "", _fixed_text(s), ""]
-        head = _header(s)
-        out.append("| " + " | ".join(_md_cell(h) for h in head) + " |")
-        out.append("|" + "|".join("---" if i < len(s.by) else "---:" for i in range(len(head))) + "|")
-        for row in _rows(s):
-            out.append("| " + " | ".join(_md_cell(f"**{t}**" if best else t) for t, best, _ in row) + " |")
-        out.append("")
-        if s.anchors:
-            out += [f"Published: {', '.join(_sources(s))} (see anchors.yaml for the citation).", ""]
-        out += [f"- {n}" for n in s.notes] + ([""] if s.notes else [])
+        out += [f"## {s.sweep}", "", _fixed_text(s), "", *section_table(s)]
         for f in s.figures:
             out += [f"![{f.title}]({fig_dir}/{f.name})", ""]
     out += ["## Skipped", ""]
