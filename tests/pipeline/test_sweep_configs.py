@@ -70,9 +70,12 @@ def test_every_sweep_composes_with_its_jobs(name, tmp_path):
 def test_benchmark_synthetic_grid_and_fusion_arm():
     cfg = _compose(["sweep=benchmark_synthetic"])
     jobs = _grid(cfg.hydra.sweeper.params)
-    assert len(jobs) == 4 * 2 * 6 * 3
+    assert len(jobs) == 4 * 2 * 7 * 3
     dynamask = _compose(["sweep=benchmark_synthetic", f"{ARM}=dynamask"]).explainer
     assert dynamask._target_.endswith("Dynamask") and (dynamask.n_epochs, len(dynamask.areas)) == (100, 2)
+    timex = _compose(["sweep=benchmark_synthetic", f"{ARM}=timex"]).explainer
+    assert timex._target_.endswith("TimeXExplainer") and timex.max_epochs == 30
+    assert _compose(["sweep=benchmark_synthetic_paper", f"{ARM}=timex"]).explainer.max_epochs == 50
     assert cfg.dataset.n_train == 1000 and cfg.evaluation.max_samples == 50  # the default (≈ 1 h) size
     arm = _compose(["sweep=[benchmark_synthetic,fusion_arm]"])
     assert arm.hydra.sweeper.params.model == "resnet_tf" and arm.hydra.sweeper.params[ARM] == "fusion"
@@ -94,7 +97,7 @@ def test_explainers_of_a_sweep_share_one_black_box(tmp_path):
             cfg.paths.output_dir = str(tmp_path / "|".join(overrides))  # each job has its own folder
         return cache_key(cache_nodes(cfg))
 
-    keys = {key(f"{ARM}={e}") for e in ("integrated_gradients", "timesae", "dynamask", "random")}
+    keys = {key(f"{ARM}={e}") for e in ("integrated_gradients", "timesae", "dynamask", "timex", "random")}
     keys.add(key("explainer=fusion", sweep="[benchmark_synthetic,fusion_arm]"))
     assert len(keys) == 1
     assert key(f"{ARM}=random", "seed=1") not in keys

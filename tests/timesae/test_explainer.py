@@ -282,21 +282,44 @@ def test_effect_map_follows_the_model_and_the_class_footprint_does_not(fitted, b
     assert not torch.allclose(ex.attribute(x, 1 - y), sal)  # another class, another map
 
 
-def test_attribution_cost_follows_the_active_concepts_not_d(fitted, test_split):
+def test_former_insertion_default_is_scored_beside_the_integrated_map(fitted, test_split):
+    ex, _, _ = fitted
+    x, y, _ = test_split
+    hp = ex.module.hparams
+    assert (hp.effect, hp.effect_signed) == ("integrated", False)  # the default
+    maps = ex.maps(x[:16], y[:16])
+    assert set(maps) == {"footprint", "mask", "effect_insertion"}
+    hp.effect, hp.effect_signed = "insertion", True
+    try:
+        assert torch.allclose(maps["effect_insertion"], ex.attribute(x[:16], y[:16]))  # the same reading
+        assert set(ex.maps(x[:16], y[:16])) == {"footprint", "mask"}  # not scored twice
+    finally:
+        hp.effect, hp.effect_signed = "integrated", False
+    assert not torch.allclose(maps["effect_insertion"], ex.attribute(x[:16], y[:16]))
+
+
+@pytest.mark.parametrize("effect, steps", [("integrated", 1), ("integrated", 3), ("insertion", 1)])
+def test_attribution_cost_follows_the_active_concepts_not_d(fitted, test_split, effect, steps):
     ex, _, _ = fitted
     x, y, _ = test_split
     calls = []
     f = ex.module.f
+    hp = ex.module.hparams
+    saved = hp.effect, hp.effect_steps
     ex.module.f = lambda z: (calls.append(len(z)), f(z))[1]  # count the rows the black box is asked about
+    hp.effect, hp.effect_steps = effect, steps
     try:
         sal = ex.module.saliency(x, y)
     finally:
         del ex.module.f
+        hp.effect, hp.effect_steps = saved
     c = ex.module.encode(x)
     active = int((c > 0).sum())
     n_classes = len(y[(c > 0).any(-1)].unique())
-    # insertion effects: one call per active (sample, concept) pair, and the empty code once per class
-    assert sum(calls) == active + n_classes
+    if effect == "integrated":  # one forward (and backward) of the batch per path point, whatever d and L0
+        assert calls == [len(x)] * steps
+    else:  # insertion effects: one call per active (sample, concept) pair, and the empty code once per class
+        assert sum(calls) == active + n_classes
     assert sum(calls) < len(x) * ex.module.d_latent / 2
     assert sal.shape == x.shape
 

@@ -212,7 +212,7 @@ def car_regress(
     return {"score": float(reg.score(Xte, vte)), "direction": w / max(np.linalg.norm(w), 1e-12), "model": reg}
 
 
-EFFECTS = ("insertion", "removal", "shapley2")
+EFFECTS = ("integrated", "insertion", "removal", "shapley2")
 
 
 def active_pairs(c: torch.Tensor, max_concepts: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -224,14 +224,38 @@ def active_pairs(c: torch.Tensor, max_concepts: int) -> tuple[torch.Tensor, torc
     return rows[:, 0], idx[rows[:, 0], rows[:, 1]]
 
 
+def path_gradient(
+    decode: Callable[[torch.Tensor], torch.Tensor],
+    score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    c: torch.Tensor,
+    target: torch.Tensor,
+    steps: int = 1,
+) -> torch.Tensor:
+    """ḡ = mean over α ∈ {(i + ½)/steps} of ∂ score(g(α·c), target) / ∂c: `[B, d]`.
+
+    Integrated gradients in concept space (midpoint rule, baseline the empty code): c ⊙ ḡ are the concepts'
+    attributions, which sum to score(g(c)) − score(g(0)) as steps grow. One decode + black-box forward and
+    backward per step for the whole batch, whatever d and L0 are.
+    """
+    if steps < 1:
+        raise ValueError(f"effect_steps={steps} must be ≥ 1 (1 = the midpoint rule).")
+    total = torch.zeros_like(c)
+    with torch.enable_grad():
+        for i in range(steps):
+            ca = (c.detach() * ((i + 0.5) / steps)).requires_grad_(True)
+            total += torch.autograd.grad(score(decode(ca), target).sum(), ca)[0]
+    return total / steps
+
+
 def concept_saliency(
     decode: Callable[[torch.Tensor], torch.Tensor],
     c: torch.Tensor,
     score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     target: torch.Tensor | None = None,
     max_concepts: int = 32,
-    signed: bool = True,
-    effect: str = "insertion",
+    signed: bool = False,
+    effect: str = "integrated",
+    steps: int = 1,
 ) -> torch.Tensor:
     """|Σ_j w_j·(g(c) − g(c | c_j = 0))| over each sample's active concepts j: `[B, C, T]` ≥ 0.
 
@@ -240,11 +264,15 @@ def concept_saliency(
     instead smeared every atom's background over the map: FreqShapes AUPRC 0.63 vs 0.98 for the same fit).
     Without `score` every active concept weighs 1: a model-blind footprint of what the SAE encodes (≈ |x̂ − ψ0|).
     With `score(x, target) -> [B']`, the black box's score of the explained class `target [B]`, w_j is concept
-    j's marginal contribution to that score (`effect`): `insertion`, added to the empty code (ψ0 alone: does
+    j's contribution to that score (`effect`): `integrated` (default), its path-averaged gradient ḡ_j
+    (`path_gradient`, `steps` points), so that w_j·part_j = (c_j ḡ_j)·a_j for a first-order decoder: concept
+    j's integrated-gradients attribution spread over its atom; `insertion`, added to the empty code (ψ0 alone: does
     the concept on its own move f towards the class?); `removal`, removed from the full code (≈ 0 for every
     concept when several carry the same evidence and the model is saturated); `shapley2`, their mean, a
-    two-point Shapley estimate. `signed` keeps only concepts that support the class (w_j > 0), else |w_j|.
-    Cost per sample: L0 decodes, plus L0 (+L0 for shapley2) black-box calls — it follows the sparsity, not d.
+    two-point Shapley estimate. `signed` keeps only concepts that support the class (w_j > 0), else |w_j|
+    (evidence for and against the class, as |IG| does).
+    Cost per sample: L0 decodes, plus `steps` black-box forward/backward passes (`integrated`) or L0 (+L0 for
+    shapley2) black-box calls — it follows the sparsity, not d.
     """
     if effect not in EFFECTS:
         raise ValueError(f"effect={effect!r} is unknown; use one of {EFFECTS}.")
@@ -263,6 +291,8 @@ def concept_saliency(
             raise ValueError("concept_saliency with a score needs the explained target per sample.")
         t = target.to(c.device)[rows]
         w = torch.zeros_like(w)
+        if effect == "integrated":
+            w = path_gradient(decode, score, c, target.to(c.device), steps)[rows, ks]
         if effect in ("removal", "shapley2"):
             w = w + score(base, target)[rows] - score(x_minus, t)
         if effect in ("insertion", "shapley2"):

@@ -19,7 +19,7 @@ from tsexplain.explain.timesae.concepts import cace as concept_cace
 from tsexplain.explain.timesae.concepts import car_classify, car_regress
 from tsexplain.explain.timesae.counterfactuals import Counterfactual, minimal_intervention
 from tsexplain.explain.timesae.health import Health, HealthGate
-from tsexplain.explain.timesae.module import SALIENCY_READINGS, TimeSAEModule, check_blackbox_output
+from tsexplain.explain.timesae.module import COMPARED_EFFECTS, SALIENCY_READINGS, TimeSAEModule, check_blackbox_output
 from tsexplain.utils.checkpoint import safe_load
 from tsexplain.utils.tensors import batched, device_of, frozen
 
@@ -197,13 +197,16 @@ class TimeSAEExplainer(Explainer):
         return self.module.saliency(self._ready(x), target).to(x.device)
 
     def maps(self, x: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The other concept readings of the same fit (`footprint`, `effect`, `mask`), scored beside the headline."""
+        """The other concept readings of the same fit (`footprint`, `effect`, `mask`, the former `effect_insertion`
+        default), scored beside the headline."""
         self._check_shape(x)
         target = torch.as_tensor(target, device=x.device).long().reshape(-1)
         out = {}
         with torch.no_grad():
-            for reading in SALIENCY_READINGS:
-                if reading != self.module.hparams.saliency:
+            hp = self.module.hparams
+            compared = [r for r, eff in COMPARED_EFFECTS.items() if eff != (hp.effect, hp.effect_signed)]
+            for reading in (*SALIENCY_READINGS, *compared):
+                if reading != hp.saliency:
                     sal = self._batched(lambda xb, tb, r=reading: self.module.saliency(self._ready(xb), tb, r),
                                         x, target)
                     out[reading] = torch.nan_to_num(sal.clamp_min(0), nan=0.0).to(x.device)

@@ -41,6 +41,9 @@ LOG_NAMESPACE = "timesae"
 #: the same map with every active concept weighing 1 (model-blind, kept for comparison); `mask` is the paper's
 #: gated-term magnitudes (Eq. 15).
 SALIENCY_READINGS = ("effect", "footprint", "mask")
+#: Other effect weightings of the `effect` map scored beside the headline (`explain_<name>/*`): the former
+#: default, insertion effects keeping only the concepts that support the class.
+COMPARED_EFFECTS = {"effect_insertion": ("insertion", True)}
 #: JumpReLU held near 8 active concepts, with AuxK (conf/explainer/sparsity/jumprelu.yaml)
 DEFAULT_SPARSITY = functools.partial(JumpReLU, target_l0=8.0, aux_coef=1.0)
 
@@ -117,8 +120,9 @@ class TimeSAEModule(L.LightningModule):
         model_grad_ratio: float = 0.5,
         model_losses_batch: int | None = 16,
         saliency: str = "effect",
-        effect: str = "insertion",
-        effect_signed: bool = True,
+        effect: str = "integrated",
+        effect_signed: bool = False,
+        effect_steps: int = 1,
         max_concepts: int = 32,
         n_interventions: int = 4,
         lr: float = 3e-3,
@@ -130,6 +134,8 @@ class TimeSAEModule(L.LightningModule):
         super().__init__()
         if effect not in EFFECTS:
             raise ValueError(f"explainer.module.effect={effect!r} is unknown; use one of {EFFECTS}.")
+        if int(effect_steps) < 1:
+            raise ValueError(f"explainer.module.effect_steps={effect_steps} must be ≥ 1 (1 = the midpoint rule).")
         if saliency not in SALIENCY_READINGS:
             raise ValueError(f"explainer.module.saliency={saliency!r} is unknown; use one of {SALIENCY_READINGS}.")
         self.save_hyperparameters(ignore=["blackbox", "meta", "encoder", "sparsity"])
@@ -214,8 +220,9 @@ class TimeSAEModule(L.LightningModule):
 
     def saliency(self, x: torch.Tensor, target: torch.Tensor | None = None, reading: str | None = None) -> torch.Tensor:
         """Concept map `[B, C, T]` ≥ 0 in the original input scale, by `reading` (default `hparams.saliency`):
-        see `SALIENCY_READINGS`. `effect` needs the explained class `target [B]`."""
+        see `SALIENCY_READINGS` and `COMPARED_EFFECTS`. `effect` needs the explained class `target [B]`."""
         reading = reading or self.hparams.saliency
+        effect, signed = COMPARED_EFFECTS.get(reading, (self.hparams.effect, self.hparams.effect_signed))
         c = self.encode(x)
         if reading == "mask":
             return self.decoder.saliency(c) / self.x_scale
@@ -224,7 +231,7 @@ class TimeSAEModule(L.LightningModule):
         if target is None:
             raise ValueError("the 'effect' saliency explains a class: pass target [B].")
         return concept_saliency(self.decode, c, self.target_score, target, self.hparams.max_concepts,
-                                signed=self.hparams.effect_signed, effect=self.hparams.effect)
+                                signed=signed, effect=effect, steps=int(self.hparams.get("effect_steps", 1)))
 
     # -- losses -----------------------------------------------------------------------------------
     def current_weights(self) -> dict[str, float]:
