@@ -200,8 +200,12 @@ class T5Narrator(Narrator):
         kw: dict[str, Any] = {}
         if progress.bars_enabled(self.max_new_tokens):  # only then a streamer: otherwise generate runs as ever
             kw["streamer"] = _TokenBar(progress.bar(self.max_new_tokens, f"T5 narratives ({len(sources)})", "token"))
-        out = self.model.eval().generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False, num_beams=1,
-                                         **kw)
+        try:
+            out = self.model.eval().generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False,
+                                             num_beams=1, **kw)
+        finally:
+            if kw:
+                kw["streamer"].end()  # also when generate fails (closing twice is harmless)
         return [t.strip() for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
 
     @staticmethod
