@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TORCH_VERSION := 2.13.0
 comma := ,
 
-.PHONY: venv run test lint bench bench-blackbox bench-explainers bench-timesae bench-sanity bench-ucr bench-report report clean
+.PHONY: venv run test lint bench bench-blackbox bench-explainers bench-timesae bench-sanity bench-synthetic bench-ucr bench-report report clean
 
 venv: $(STAMP)
 
@@ -62,6 +62,9 @@ BENCH_METRICS_SANITY := explain/auprc explain/rand_spearman_all explain/rand_spe
 BENCH_METRICS_TIMESAE := explain/auprc explain/aup explain/aur explain_footprint/auprc explain/del_drop20 \
   explain/rand_spearman_all explain/infidelity explain/ms_per_instance explain/faithfulness_fx \
   explain/label_fidelity explain/fvu explain/l0 explain/dead_fraction explain/fit_s test/f1
+BENCH_METRICS_SYNTHETIC := test/f1 explain/auprc explain/aup explain/aur explain/del_drop20 explain/rand_spearman_all \
+  explain/infidelity explain/ms_per_instance explain/fit_s explain_footprint/auprc explain/fvu explain/dead_fraction \
+  explain/l0 explain/faithfulness_fx
 BENCH_METRICS_UCR := test/acc test/f1 explain/del_drop20 explain/del_auc explain/ins_auc explain/rand_spearman_all \
   explain/infidelity explain/ms_per_instance
 
@@ -88,6 +91,13 @@ bench-timesae: $(STAMP)
 	$(BENCH_ENV) $(PY) benchmarks/timesae_speed.py $(BENCH_ROOT)/sweeps/timesae --out $(BENCH_ROOT)/timesae_speed.md \
 	  --readme $(BENCH_README) --marker timesae_speed
 
+# The whole synthetic benchmark (issue 13): 4 sets × {transformer, resnet_tf} × 7 explainers × 3 seeds, and fusion on
+# resnet_tf; ARGS="hydra/launcher=joblib" runs 2 jobs at once.
+bench-synthetic: $(STAMP)
+	-$(call bench_sweep,synthetic,benchmark_synthetic,benchmark_synthetic)
+	-$(call bench_sweep,synthetic,[benchmark_synthetic$(comma)fusion_arm],benchmark_synthetic_fusion)
+	$(call bench_report,synthetic,--metrics $(BENCH_METRICS_SYNTHETIC))
+
 bench-ucr: $(STAMP)
 	-$(call bench_sweep,ucr,benchmark_real,benchmark_real)
 	-$(call bench_sweep,ucr,[benchmark_real$(comma)fusion_arm],benchmark_real_fusion)
@@ -96,7 +106,7 @@ bench-ucr: $(STAMP)
 # Rewrite the README's tables from the runs already in bench_results/sweeps (no job is started): a table whose
 # sweeps have not run is left as it is.
 bench-report: $(STAMP)
-	@for t in blackbox explainers narrators sanity timesae ucr; do \
+	@for t in blackbox explainers narrators sanity timesae synthetic ucr; do \
 	  test -d $(BENCH_ROOT)/sweeps/$$t || echo "bench-report: no $(BENCH_ROOT)/sweeps/$$t, its table is left as it is"; \
 	done
 	test ! -d $(BENCH_ROOT)/sweeps/blackbox || $(call bench_report,blackbox,--metrics test/acc test/f1)
@@ -104,6 +114,7 @@ bench-report: $(STAMP)
 	test ! -d $(BENCH_ROOT)/sweeps/narrators || $(call bench_report,narrators,--metrics narrate/bleu4 narrate/rougeL_f narrate/fallback_rate test/f1)
 	test ! -d $(BENCH_ROOT)/sweeps/sanity || $(call bench_report,sanity,--metrics $(BENCH_METRICS_SANITY))
 	test ! -d $(BENCH_ROOT)/sweeps/timesae || $(call bench_report,timesae,--metrics $(BENCH_METRICS_TIMESAE))
+	test ! -d $(BENCH_ROOT)/sweeps/synthetic || $(call bench_report,synthetic,--metrics $(BENCH_METRICS_SYNTHETIC))
 	test ! -d $(BENCH_ROOT)/sweeps/ucr || $(call bench_report,ucr,--metrics $(BENCH_METRICS_UCR))
 
 # Comparison report of a sweep or runs folder: make report DIR=logs/<task>/multiruns/<time> [ARGS="--by dataset explainer"]
