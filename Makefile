@@ -63,7 +63,8 @@ BENCH_METRICS_TIMESAE := explain/auprc explain/aup explain/aur explain_footprint
   explain/rand_spearman_all explain/infidelity explain/ms_per_instance explain/faithfulness_fx \
   explain/label_fidelity explain/fvu explain/l0 explain/dead_fraction explain/fit_s test/f1
 BENCH_METRICS_SYNTHETIC := test/f1 explain/auprc explain/aup explain/aur explain/del_drop20 explain/rand_spearman_all \
-  explain/infidelity explain/ms_per_instance explain/fit_s explain_footprint/auprc explain/fvu explain/dead_fraction \
+  explain/infidelity explain/ms_per_instance explain/fit_s explain_footprint/auprc explain_effect_insertion/auprc \
+  explain/fvu explain/dead_fraction \
   explain/l0 explain/faithfulness_fx
 BENCH_METRICS_UCR := test/acc test/f1 explain/del_drop20 explain/del_auc explain/ins_auc explain/rand_spearman_all \
   explain/infidelity explain/ms_per_instance
