@@ -7,6 +7,15 @@ ReLU FFN; mean pooling as sum over time / (T + 1); optional L2 normalisation of 
 (`norm_embedding`: TimeX's `F.normalize(output, dim=-1)`; its LayerNorm on the encoder is commented out in the
 reference); head Linear → ReLU → Linear.
 TimeX's unused `MLP_encoder` (Linear(C, C), never called) is left out, so counts are C² + C lower.
+
+Initialisation (`init`): "timex" (default) is TimeX's, i.e. torch's: nn.MultiheadAttention initialises its packed
+in-projection with `xavier_uniform_` over the [3d, d] matrix and zeroes the in- and out-projection biases, and
+nn.TransformerEncoder deep-copies ONE layer, so every encoder layer starts from the same weights. "linear" is
+plain nn.Linear init in every layer (uniform biases, independent layers), which this class used before: on
+SeqComb-UV it stayed on the "class 0 only" plateau ~3x longer (README, issue 8).
+`local_attention_init` (β ≥ 0, default 0 = off, not in TimeX) adds √β on the time-encoding diagonal of W_q and W_k,
+so the initial logits contain β·Σ_f cos((t − s)/τ_f): attention starts peaked on each query's own neighbourhood
+instead of uniform (the architecture and parameter count are unchanged).
 """
 
 from __future__ import annotations
@@ -67,6 +76,8 @@ class TimeXTransformer(nn.Module, HasAttention):
         d_pe: int = 16,
         norm_embedding: bool = False,
         max_len: int | None = None,
+        init: str = "timex",
+        local_attention_init: float = 0.0,
     ) -> None:
         super().__init__()
         check_seq_len("TimeXTransformer", seq_len, 2, "a time attribution over one step says nothing")
@@ -84,6 +95,27 @@ class TimeXTransformer(nn.Module, HasAttention):
         self.norm_embedding = bool(norm_embedding)
         self.mlp = nn.Sequential(nn.Linear(d_model, d_model), nn.ReLU(), nn.Linear(d_model, n_outputs))
         self.register_buffer("pe", time_encoding(seq_len, d_pe, self.max_len), persistent=False)
+        self._init(init, float(local_attention_init))
+
+    @torch.no_grad()
+    def _init(self, init: str, beta: float) -> None:
+        if init not in ("timex", "linear"):
+            raise ValueError(f"init={init!r} is unknown; use 'timex' (TimeX's / torch's) or 'linear'.")
+        if beta < 0:
+            raise ValueError(f"local_attention_init={beta} must be >= 0 (0 = off).")
+        if init == "timex":
+            first = self.layers[0]
+            nn.init.xavier_uniform_(first.self_attn.qkv.weight)  # nn.MultiheadAttention._reset_parameters
+            nn.init.zeros_(first.self_attn.qkv.bias)
+            nn.init.zeros_(first.self_attn.proj.bias)
+            for layer in self.layers[1:]:  # nn.TransformerEncoder: deep copies of one layer
+                layer.load_state_dict(first.state_dict())
+        if beta > 0:
+            d, idx = self.d_model, torch.arange(self.d_pe)
+            for layer in self.layers:
+                w = layer.self_attn.qkv.weight  # rows: q (0..d-1), k (d..2d-1), v; inputs: [pe, x]
+                w[idx, idx] += beta ** 0.5
+                w[d + idx, idx] += beta ** 0.5
 
     def embed(self, x: torch.Tensor, return_attn: bool = False) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Pooled embedding `[B, d_model]` and (when asked) per-layer attention `[B, H, T, T]`."""
