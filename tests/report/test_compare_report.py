@@ -290,3 +290,21 @@ def test_html_page_renders_in_headless_chromium(sweep, tmp_path):
         assert (np.abs(px - rgb).sum(axis=2) < 30).sum() > 500
     # the best cells' green background is painted (the CSS is applied)
     assert (np.abs(px - (229, 244, 231)).sum(axis=2) < 6).sum() > 200
+
+
+def test_cost_note_splits_training_from_explaining(tmp_path):
+    """Job time from metrics.json's info: a cache miss's training, a hit's load/lock wait, and the rest."""
+    mr = tmp_path / "logs" / "bench" / "multiruns" / "2026-01-01_00-00-00_1"
+    infos = [{"job_s": 100.0, "blackbox_cache": "miss", "blackbox_train_s": 60.0},
+             {"job_s": 50.0, "blackbox_cache": "hit", "blackbox_train_s": 10.0},
+             {"job_s": 30.0, "blackbox_cache": "hit", "blackbox_train_s": 2.0}]
+    for job, info in enumerate(infos):
+        d = write_run(mr, job, explainer="ig" if job else "occlusion", metrics={"explain/auprc": 0.5 + 0.1 * job})
+        payload = json.loads((d / "metrics.json").read_text())
+        payload["info"].update(info)
+        (d / "metrics.json").write_text(json.dumps(payload))
+    (note,) = [n for n in build(mr, with_figures=False).sections[0].notes if n.startswith("cost:")]
+    assert "3 jobs, 0.05 h of job time" in note  # 180 s
+    assert "training black boxes 0.02 h (33 %, 1 trainings)" in note  # 60 / 180
+    assert "2 jobs loading a cached one or waiting on its lock 0.00 h (7 %)" in note  # 12 / 180
+    assert "explaining and scoring 0.03 h (60 %)" in note  # 108 / 180

@@ -79,6 +79,38 @@ def choose_metrics(runs: Sequence[Run], asked: Sequence[str] | None, anchored: s
     return chosen or [m for m in present if not _NOT_COLUMNS.search(m)][:8]
 
 
+def job_seconds(run: Run) -> float | None:
+    """A job's wall time: metrics.json's `info.job_s`, else (runs from before it was recorded) the time from its
+    config_resolved.yaml to its metrics.json, both written by the job itself."""
+    if isinstance(run.info.get("job_s"), int | float):
+        return float(run.info["job_s"])
+    try:
+        return (run.path / "metrics.json").stat().st_mtime - (run.path / "config_resolved.yaml").stat().st_mtime
+    except OSError:
+        return None
+
+
+def cost_note(runs: Sequence[Run]) -> str | None:
+    """What the sweep's jobs cost and how much of it was training black boxes (a cache miss trains, a hit loads):
+    the share the black-box cache is there to shrink."""
+    wall = [s for r in runs if (s := job_seconds(r)) is not None]
+    if not wall:
+        return None
+    trained = [r for r in runs if r.info.get("blackbox_cache", "miss") == "miss"
+               and isinstance(r.info.get("blackbox_train_s"), int | float)]
+    train_s = sum(float(r.info["blackbox_train_s"]) for r in trained)
+    hits = [r for r in runs if r.info.get("blackbox_cache") == "hit"]
+    # a hit's blackbox_train_s is its lookup: loading, or waiting on the lock while another job trains that key
+    wait_s = sum(float(r.info.get("blackbox_train_s", 0.0)) for r in hits)
+    total = sum(wall)
+    rest = total - train_s - wait_s
+    return (f"cost: {len(wall)} jobs, {total / 3600:.2f} h of job time (summed over jobs; concurrent jobs overlap): "
+            f"training black boxes {train_s / 3600:.2f} h ({100 * train_s / max(total, 1e-9):.0f} %, "
+            f"{len(trained)} trainings), {len(hits)} jobs loading a cached one or waiting on its lock "
+            f"{wait_s / 3600:.2f} h ({100 * wait_s / max(total, 1e-9):.0f} %), explaining and scoring "
+            f"{rest / 3600:.2f} h ({100 * rest / max(total, 1e-9):.0f} %).")
+
+
 def _render(fig, title: str, name: str) -> Figure | None:
     if fig is None:
         return None
@@ -131,6 +163,9 @@ def build_section(sweep: str, runs: list[Run], by: Sequence[str] | None, asked: 
     if weak:
         section.notes.append(f"⚠ weak model: the black box's test/f1 is below {WEAK_F1} in "
                              f"{'; '.join(', '.join(g.keys) or 'all' for g in weak)}: those maps explain a weak model.")
+    cost = cost_note(runs)
+    if cost:
+        section.notes.append(cost)
     missing = [m for m in metrics if not any(g.stats[m].n for g in groups)]
     if missing:
         section.notes.append(f"no run of this sweep has {', '.join(missing)}.")

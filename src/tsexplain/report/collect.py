@@ -27,6 +27,7 @@ class Run:
     cfg: dict
     metrics: dict[str, float]
     sweep: str
+    info: dict = field(default_factory=dict)
     _curves: Any = field(default=None, repr=False)
 
     def curves(self) -> dict:
@@ -109,7 +110,8 @@ def load_run(folder: Path) -> Run | Skipped:
         return Skipped(folder, f"unreadable config_resolved.yaml ({type(err).__name__}: {_first_line(str(err))})")
     if not isinstance(cfg, dict):
         return Skipped(folder, "config_resolved.yaml is not a mapping")
-    return Run(folder, cfg, metrics, sweep_of(cfg, folder))
+    info = payload.get("info") if isinstance(payload.get("info"), dict) else {}
+    return Run(folder, cfg, metrics, sweep_of(cfg, folder), info)
 
 
 def run_folders(root: Path) -> list[Path]:

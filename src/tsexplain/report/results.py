@@ -58,6 +58,7 @@ class RunFolder:
         `refuse`) says what to do with an earlier run's results here; `inputs` are the checkpoints the run reads
         (never moved away from under it)."""
         self.path = Path(path)
+        self._started = time.perf_counter()
         self.path.mkdir(parents=True, exist_ok=True)
         self.extra: dict[str, Any] = {}
         self.stage = "set-up"  # what the run was doing, for FAILED
@@ -98,6 +99,7 @@ class RunFolder:
         self.extra[key] = _jsonable(value)
 
     def write_metrics(self, metrics: dict[str, Any]) -> Path:
+        self.extra["job_s"] = round(time.perf_counter() - self._started, 3)  # the job's wall time, for a sweep's cost
         out = {"metrics": _jsonable(metrics), "info": self.extra}
         path = self.path / "metrics.json"
         _atomic_write(path, json.dumps(out, indent=2, sort_keys=True))
