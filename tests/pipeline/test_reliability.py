@@ -205,7 +205,7 @@ def test_a_failing_optuna_trial_is_recorded_and_the_search_goes_on(tmp_path, dat
                  "model=transformer", "model.warmup_epochs=interval(-1,1)", f"hydra.sweep.dir={sweep}"],
                 tmp_path, data_cache, tiny_overrides, tmp_path / "unused")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    trials = sorted(p for p in sweep.iterdir() if p.is_dir())
+    trials = sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))  # not .progress/
     failed = [t for t in trials if (t / "FAILED").is_file()]
     done = [t for t in trials if (t / "metrics.json").is_file()]
     assert len(trials) == 4 and failed and done and len(failed) + len(done) == 4
