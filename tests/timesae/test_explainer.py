@@ -340,3 +340,8 @@ def test_small_datasets_get_enough_steps():
     ex = TimeSAEExplainer(max_epochs=5, min_steps=400)
     assert ex.epochs_for(79) == 6 and ex.epochs_for(80) == 5 and ex.epochs_for(3) == 134
     assert TimeSAEExplainer(max_epochs=5, min_steps=0).epochs_for(3) == 5
+    # many latents need more steps: 0.6 × 1280 = 768 steps of 79 → 10 epochs; few latents leave min_steps in charge
+    assert ex.epochs_for(79, d_latent=1280) == 10 and ex.epochs_for(79, d_latent=80) == 6
+    assert TimeSAEExplainer(max_epochs=5, min_steps=400, steps_per_latent=0).epochs_for(79, d_latent=1280) == 6
+    with pytest.raises(ValueError, match="steps_per_latent"):
+        TimeSAEExplainer(steps_per_latent=-1)
