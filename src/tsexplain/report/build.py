@@ -85,9 +85,10 @@ def job_seconds(run: Run) -> float | None:
     if isinstance(run.info.get("job_s"), int | float):
         return float(run.info["job_s"])
     try:
-        return (run.path / "metrics.json").stat().st_mtime - (run.path / "config_resolved.yaml").stat().st_mtime
+        span = (run.path / "metrics.json").stat().st_mtime - (run.path / "config_resolved.yaml").stat().st_mtime
     except OSError:
         return None
+    return span if span > 0 else None  # a copy without its times (cp without -p) says nothing
 
 
 def cost_note(runs: Sequence[Run]) -> str | None:
