@@ -158,7 +158,8 @@ class TimeSAEExplainer(Explainer):
         train = datamodule.train_dataloader()
         val = datamodule.val_dataloader() if hasattr(datamodule, "val_dataloader") else None
         self.module.set_data_stats(self._train_sample(train, self.init_samples))
-        trainer = self._make_trainer(trainer_factory, has_val=val is not None, max_epochs=self.epochs_for(len(train), self.module.d_latent))
+        epochs = self.epochs_for(len(train), self.module.d_latent)
+        trainer = self._make_trainer(trainer_factory, has_val=val is not None, max_epochs=epochs)
         if lightning_dm:
             # Lightning builds the loaders in each process: a loader holding a torch.Generator (a seeded shuffle)
             # cannot be pickled to ddp_spawn workers ("unable to resize file … Invalid argument").
