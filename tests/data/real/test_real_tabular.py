@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from hydra.utils import instantiate
 from real_writers import write_energy, write_ett
 
@@ -128,5 +129,6 @@ def test_ood_experiment_config(make_cfg, ett: Path) -> None:
     other = make_cfg(["dataset=etth2", f"dataset.data_dir={ett}", "dataset.stride=40"], tiny=False)
     ood = instantiate(other.dataset)
     assert (fit.meta.name, ood.meta.name) == ("etth1", "etth2")
+    assert instantiate(cfg.model, meta=fit.meta)(torch.randn(2, 7, 96)).shape == (2, fit.meta.n_outputs)
     assert (ood.meta.n_channels, ood.meta.seq_len) == (fit.meta.n_channels, fit.meta.seq_len) == (7, 96)
     assert not np.allclose(ood.split_arrays("test")["y"].numpy(), fit.split_arrays("test")["y"].numpy())
