@@ -105,6 +105,16 @@ def test_transformer_on_seqcomb_uv_composes_its_specialised_recipe(make_cfg):
     assert cfg.callbacks.early_stopping.monitor == "val/f1"  # early stopping follows the monitor
 
 
+def test_transformer_on_lowvar_starts_from_local_attention(make_cfg):
+    """LowVar's recipe (README "Training recipe"): TimeX's size, attention started local, batch 16; TimeX's own
+    schedule (experiment=timex_lowvar) keeps torch's uniform start and batch 64."""
+    cfg = make_cfg(["model=transformer", "dataset=lowvar"], tiny=False)
+    assert cfg.model.backbone.local_attention_init == 10.0 and cfg.dataset.batch_size == 16
+    assert cfg.model.scheduler._target_.endswith("constant") and cfg.monitor.metric == "val/f1"
+    paper = make_cfg(["experiment=timex_lowvar"], tiny=False)
+    assert paper.model.backbone.local_attention_init == 0.0 and paper.dataset.batch_size == 64
+
+
 @pytest.mark.parametrize("dataset,sizes", [("freqshapes", (1, 16, False)), ("lowvar", (1, 32, True)),
                                            ("seqcomb_mv", (2, 128, False))])
 def test_every_synthetic_dataset_has_a_transformer_recipe(make_cfg, dataset, sizes):

@@ -157,3 +157,16 @@ def test_submitit_local_launcher_runs_a_two_job_sweep(tmp_path):
     runs = _sweep(tmp_path, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10")
     assert len(runs) == 2  # the two jobs ran (concurrently): one trained, the other waited on the lock, then loaded
     assert sorted(r["info"]["blackbox_cache"] for r in runs) == ["hit", "miss"]
+
+
+def test_blackbox_paper_sweep_trains_the_published_schedules():
+    cfg = _compose(["sweep=benchmark_blackbox_paper"])
+    jobs = _grid(cfg.hydra.sweeper.params)
+    assert len(jobs) == 4 * 3
+    epochs = {}
+    for job in jobs[::3]:  # one seed of each experiment
+        job_cfg = _compose(["sweep=benchmark_blackbox_paper", *job])
+        assert not job_cfg.explainer and job_cfg.dataset.batch_size == 64 and job_cfg.model.warmup_epochs == 0
+        assert job_cfg.model.scheduler._target_.endswith("constant") and job_cfg.blackbox_cache.enabled
+        epochs[job_cfg.dataset.name] = job_cfg.trainer.max_epochs
+    assert epochs == {"freqshapes": 100, "seqcomb_uv": 200, "lowvar": 120, "seqcomb_mv": 1000}
