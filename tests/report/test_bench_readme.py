@@ -19,7 +19,8 @@ from tsexplain.report.readme import check_marker, replace_block
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = {"bench-blackbox": ["blackbox"], "bench-blackbox-paper": ["blackbox_paper"], "bench-explainers": ["explainers", "narrators"], "bench-sanity": ["sanity"],
+TARGETS = {"bench-blackbox": ["blackbox"], "bench-blackbox-paper": ["blackbox_paper"],
+           "bench-explainers": ["explainers", "narrators"], "bench-sanity": ["sanity"],
            "bench-timesae": ["timesae", "timesae_speed"], "bench-synthetic": ["synthetic"], "bench-ucr": ["ucr"]}
 README = """# Project
 
