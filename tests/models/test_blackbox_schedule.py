@@ -98,9 +98,9 @@ def test_transformer_on_seqcomb_uv_composes_its_specialised_recipe(make_cfg):
     cfg = make_cfg(["model=transformer", "dataset=seqcomb_uv"], tiny=False)
     bb = cfg.model.backbone
     assert (bb.n_layers, bb.dim_feedforward, bb.dropout) == (2, 64, 0.25)  # TimeX's SeqComb-UV size
-    # TimeX's optimiser settings (README "Training recipe"): lr 1e-3, batch 64, constant lr, no warm-up
+    # TimeX's optimiser settings (README "Training recipe"): lr 1e-3, constant lr, no warm-up, at batch 16 (not 64)
     assert cfg.model.warmup_epochs == 0 and cfg.model.scheduler._target_ == "tsexplain.models.schedules.constant"
-    assert cfg.model.lr == 1e-3 and cfg.dataset.batch_size == 64
+    assert cfg.model.lr == 1e-3 and cfg.dataset.batch_size == 16 and cfg.trainer.max_epochs == 90
     assert cfg.monitor.metric == "val/f1" and cfg.monitor.mode == "max"
     assert cfg.callbacks.early_stopping.monitor == "val/f1"  # early stopping follows the monitor
 
