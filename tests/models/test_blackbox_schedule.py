@@ -115,6 +115,18 @@ def test_transformer_on_lowvar_starts_from_local_attention(make_cfg):
     assert paper.model.backbone.local_attention_init == 0.0 and paper.dataset.batch_size == 64
 
 
+def test_transformer_on_seqcomb_mv_trains_without_dropout(make_cfg):
+    """SeqComb-MV's recipe (README "Training recipe"): TimeX's size, no dropout, batch 16, constant lr; TimeX's own
+    schedule (experiment=timex_seqcomb_mv) keeps its dropout 0.25 and batch 64."""
+    cfg = make_cfg(["model=transformer", "dataset=seqcomb_mv"], tiny=False)
+    bb = cfg.model.backbone
+    assert (bb.n_layers, bb.dim_feedforward, bb.dropout) == (2, 128, 0.0) and cfg.dataset.batch_size == 16
+    assert cfg.model.scheduler._target_.endswith("constant") and cfg.trainer.max_epochs == 80
+    assert cfg.callbacks.early_stopping.monitor == "val/f1"
+    paper = make_cfg(["experiment=timex_seqcomb_mv"], tiny=False)
+    assert paper.model.backbone.dropout == 0.25 and paper.dataset.batch_size == 64
+
+
 @pytest.mark.parametrize("dataset,sizes", [("freqshapes", (1, 16, False)), ("lowvar", (1, 32, True)),
                                            ("seqcomb_mv", (2, 128, False))])
 def test_every_synthetic_dataset_has_a_transformer_recipe(make_cfg, dataset, sizes):
