@@ -121,8 +121,8 @@ def test_transformer_on_seqcomb_mv_trains_without_dropout(make_cfg):
     cfg = make_cfg(["model=transformer", "dataset=seqcomb_mv"], tiny=False)
     bb = cfg.model.backbone
     assert (bb.n_layers, bb.dim_feedforward, bb.dropout) == (2, 128, 0.0) and cfg.dataset.batch_size == 16
-    assert cfg.model.scheduler._target_.endswith("constant") and cfg.trainer.max_epochs == 80
-    assert cfg.callbacks.early_stopping.monitor == "val/f1"
+    assert cfg.model.scheduler._target_.endswith("constant") and cfg.trainer.max_epochs == 150
+    assert cfg.callbacks.early_stopping.monitor == "val/f1" and cfg.callbacks.early_stopping.patience == 60
     paper = make_cfg(["experiment=timex_seqcomb_mv"], tiny=False)
     assert paper.model.backbone.dropout == 0.25 and paper.dataset.batch_size == 64
 
