@@ -196,3 +196,53 @@ def test_config_builds_the_explainer_with_the_papers_defaults_and_its_checkpoint
     again = instantiate(OmegaConf.merge(cfg, {"ckpt_path": fitted.best_ckpt_path})).fit(SpikeNet(), Data())
     x, _, _ = _spike_data(8, 6)
     assert torch.equal(again.attribute(x), fitted.attribute(x))
+
+
+def _run_trainers(tmp_path, run_patience: int):
+    """The pipeline's TrainerFactory with a run whose black-box early stopping would stop after `run_patience`
+    epochs (min_delta so large that no epoch counts as an improvement after the first)."""
+    from omegaconf import OmegaConf
+
+    from tsexplain.utils.instantiate import Trainers
+
+    trainer = OmegaConf.create({"_target_": "lightning.pytorch.Trainer", "accelerator": "cpu", "devices": 1,
+                                "enable_progress_bar": False, "enable_model_summary": False,
+                                "num_sanity_val_steps": 0})
+    callbacks = OmegaConf.create({
+        "model_checkpoint": {"_target_": "tsexplain.utils.checkpoint.ModelCheckpoint", "dirpath": "unused",
+                             "monitor": "val/f1", "mode": "max", "save_last": True},
+        "early_stopping": {"_target_": "lightning.pytorch.callbacks.EarlyStopping", "monitor": "val/f1",
+                           "mode": "max", "patience": run_patience, "min_delta": 1e9},
+    })
+    return Trainers(trainer, callbacks, [], str(tmp_path))
+
+
+def test_the_explainer_trains_its_own_budget_not_the_black_boxs_patience(tmp_path):
+    # The run's early stopping (patience 1, no epoch ever better) would end the fit after 2 epochs; TimeX's
+    # reference trains every epoch and keeps the best, so all 4 run.
+    TimeXExplainer(module=_module(), max_epochs=4, init_samples=256).fit(SpikeNet(), DataWithVal(),
+                                                                         trainer_factory=_run_trainers(tmp_path, 1))
+    last = torch.load(tmp_path / "explainer_checkpoints" / "last.ckpt", weights_only=False)
+    assert last["epoch"] == 3
+
+
+def test_explainer_patience_is_its_own_and_checked():
+    from hydra.utils import instantiate
+    from lightning.pytorch.callbacks import EarlyStopping
+    from omegaconf import OmegaConf
+
+    from tsexplain.utils.instantiate import explainer_callbacks, instantiate_group
+
+    run = OmegaConf.create({"early_stopping": {"_target_": "lightning.pytorch.callbacks.EarlyStopping",
+                                               "monitor": "val/f1", "mode": "max", "patience": 60}})
+    assert explainer_callbacks(run, "d", "timex/val/loss", "min", None).early_stopping is None
+    assert explainer_callbacks(run, "d", None, "min", 3).early_stopping is None  # no validation data: nothing to watch
+    for cfg in (run, OmegaConf.create({})):  # replaces the run's, or adds one where the run has none
+        (stop,) = instantiate_group(explainer_callbacks(cfg, "d", "timex/val/loss", "min", 3))
+        assert isinstance(stop, EarlyStopping)
+        assert (stop.monitor, stop.patience, stop.mode, stop.min_delta) == ("timex/val/loss", 3, "min", 0.0)
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="early_stopping_patience"):
+            TimeXExplainer(early_stopping_patience=bad)
+    cfg = OmegaConf.load(PROJECT_CONF / "explainer" / "timex.yaml")
+    assert instantiate(cfg).patience is None

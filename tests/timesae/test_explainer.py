@@ -192,8 +192,10 @@ def test_wrong_shape_at_attribute_names_both_shapes(fitted):
 
 def test_topk_variant_anneals_to_k_with_unit_norm_columns(blackbox, dm, tmp_path, test_split):
     trainers: list[L.Trainer] = []
+    asked: list = []
 
-    def factory(max_epochs, monitor=None, mode="min"):
+    def factory(max_epochs, monitor=None, mode="min", patience=None):
+        asked.append(patience)
         ckpt = ModelCheckpoint(dirpath=tmp_path, monitor=monitor, mode=mode, save_last=True)
         trainers.append(L.Trainer(max_epochs=max_epochs, accelerator="cpu", logger=False, callbacks=[ckpt],
                                   enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0))
@@ -202,6 +204,7 @@ def test_topk_variant_anneals_to_k_with_unit_norm_columns(blackbox, dm, tmp_path
     ex = _explainer(sparsity=functools.partial(TopK, k=TOPK_K, gamma_max=4.0))
     ex.max_epochs = TOPK_EPOCHS
     ex.fit(blackbox, dm, trainer_factory=factory)
+    assert asked == [None]  # its own budget, all of it: no early stopping unless early_stopping_patience asks
     sp = ex.module.sparsity
     total = TOPK_EPOCHS * 4
     assert sp.anneal_steps == total // 2

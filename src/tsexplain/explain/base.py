@@ -8,7 +8,7 @@ from typing import Protocol
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch import nn
 
 from tsexplain.utils import progress
@@ -17,20 +17,35 @@ from tsexplain.utils.tensors import default_target
 
 class TrainerFactory(Protocol):
     """How an explainer that learns gets its Trainer: the run's trainer settings, loggers and callbacks, with
-    checkpoints and early stopping on `monitor` (None: no validation data, keep the last checkpoint)."""
+    checkpoints on `monitor` (None: no validation data, keep the last checkpoint) and early stopping on it after
+    `patience` epochs without improvement (None: none, the explainer's whole budget)."""
 
-    def __call__(self, *, max_epochs: int, monitor: str | None = "val/loss", mode: str = "min") -> L.Trainer: ...
+    def __call__(self, *, max_epochs: int, monitor: str | None = "val/loss", mode: str = "min",
+                 patience: int | None = None) -> L.Trainer: ...
 
 
 def default_trainer(*, max_epochs: int, monitor: str | None = None, mode: str = "min",
-                    checkpoint_dir: str | None = None, **trainer_kwargs) -> L.Trainer:
+                    checkpoint_dir: str | None = None, patience: int | None = None, **trainer_kwargs) -> L.Trainer:
     """The `TrainerFactory` of an explainer fitted outside a run (the pipeline passes its own): one CPU device, no
     logger or progress bar; with `checkpoint_dir`, a checkpoint of the best epoch on `monitor` and of the last."""
     callbacks = [] if checkpoint_dir is None else [
         ModelCheckpoint(dirpath=checkpoint_dir, monitor=monitor, mode=mode, save_last=True)]
+    if monitor is not None and patience is not None:
+        callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=int(patience)))
     return L.Trainer(max_epochs=max_epochs, accelerator="cpu", devices=1, logger=False, callbacks=callbacks,
                      enable_checkpointing=checkpoint_dir is not None, enable_progress_bar=False,
                      enable_model_summary=False, **trainer_kwargs)
+
+
+def patience_of(patience: int | None) -> int | None:
+    """A learned explainer's `early_stopping_patience`, checked: None (train the whole budget) or an int ≥ 1."""
+    if patience is None:
+        return None
+    if isinstance(patience, bool) or int(patience) != patience or int(patience) < 1:
+        raise ValueError(f"explainer.early_stopping_patience={patience!r} must be null (train the explainer's whole "
+                         "budget, keep its best epoch) or an integer >= 1 (epochs without improvement of its "
+                         "validation loss).")
+    return int(patience)
 
 
 class Explainer:

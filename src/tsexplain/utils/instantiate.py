@@ -50,29 +50,32 @@ class Trainers:
         return self.build(OmegaConf.create({}), [], devices=1, num_nodes=1, strategy="auto",
                           enable_progress_bar=False)
 
-    def __call__(self, *, max_epochs: int, monitor: str | None = "val/loss", mode: str = "min") -> L.Trainer:
+    def __call__(self, *, max_epochs: int, monitor: str | None = "val/loss", mode: str = "min",
+                 patience: int | None = None) -> L.Trainer:
         """A TrainerFactory for explainers that learn (explain.base.TrainerFactory)."""
-        return self.build(explainer_callbacks(self.callbacks_cfg, f"{self.output_dir}/{self.subdir}", monitor, mode),
-                          max_epochs=max_epochs)
+        return self.build(explainer_callbacks(self.callbacks_cfg, f"{self.output_dir}/{self.subdir}", monitor, mode,
+                                              patience), max_epochs=max_epochs)
 
 
 def explainer_callbacks(callbacks: DictConfig | None, dirpath: str, monitor: str | None = "val/loss",
-                        mode: str = "min") -> DictConfig:
+                        mode: str = "min", patience: int | None = None) -> DictConfig:
     """The run's callbacks re-pointed at `dirpath` and the explainer's own loss, for explainers that learn.
 
-    `monitor=None` (no validation data): keep the last checkpoint only, and no early stopping."""
-    cb = OmegaConf.create(OmegaConf.to_container(callbacks or {}, resolve=True))
+    Early stopping is the explainer's (`patience`), never the black box's: the run's `callbacks.early_stopping` is
+    sized for the black box (patience 5 for resnet_tf, 20–60 for the transformer recipes), and inheriting it cut
+    TimeX's reference schedule (100 epochs on LowVar) at epoch 18. `patience=None`: the full budget, the best epoch
+    on `monitor` kept by the checkpoint. `monitor=None` (no validation data): the last checkpoint, no early stopping."""
+    cb = OmegaConf.create(OmegaConf.to_container(callbacks, resolve=True) if callbacks else {})
     with open_dict(cb):
         if cb.get("model_checkpoint"):
             cb.model_checkpoint.dirpath = dirpath
             cb.model_checkpoint.monitor = monitor
             cb.model_checkpoint.mode = mode
-        if cb.get("early_stopping"):
-            if monitor is None:
-                cb.early_stopping = None
-            else:
-                cb.early_stopping.monitor = monitor
-                cb.early_stopping.mode = mode
+        if monitor is None or patience is None:
+            cb.early_stopping = None
+        else:
+            cb.early_stopping = {"_target_": "lightning.pytorch.callbacks.EarlyStopping", "monitor": monitor,
+                                 "mode": mode, "patience": int(patience)}
     return cb
 
 

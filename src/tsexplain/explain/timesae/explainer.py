@@ -13,7 +13,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from tsexplain.explain.base import Explainer, TrainerFactory, default_trainer
+from tsexplain.explain.base import Explainer, TrainerFactory, default_trainer, patience_of
 from tsexplain.explain.timesae import metrics as sae_metrics
 from tsexplain.explain.timesae.concepts import cace as concept_cace
 from tsexplain.explain.timesae.concepts import car_classify, car_regress
@@ -54,6 +54,7 @@ class TimeSAEExplainer(Explainer):
         ood_overrides: dict | None = None,
         seed: int = 0,
         health: dict | None = None,
+        early_stopping_patience: int | None = None,
     ) -> None:
         super().__init__(batch_size=batch_size)
         self.module_factory = module
@@ -71,6 +72,7 @@ class TimeSAEExplainer(Explainer):
         self.val_loss: float | None = None
         self.ood_overrides = dict(ood_overrides or {})
         self.seed = seed
+        self.patience = patience_of(early_stopping_patience)
         self.module: TimeSAEModule | None = None
         self.best_ckpt_path: str | None = None
         self.gate = HealthGate(**dict(health or {}))
@@ -145,11 +147,11 @@ class TimeSAEExplainer(Explainer):
     def _make_trainer(self, trainer_factory: TrainerFactory | None, has_val: bool, max_epochs: int) -> L.Trainer:
         if trainer_factory is not None:
             return trainer_factory(max_epochs=max_epochs, monitor=self.monitor[0] if has_val else None,
-                                   mode=self.monitor[1])
+                                   mode=self.monitor[1], patience=self.patience)
         self._tmpdir = tempfile.mkdtemp(prefix="timesae_")
         return default_trainer(max_epochs=max_epochs, monitor=self.monitor[0] if has_val else None,
-                               mode=self.monitor[1], checkpoint_dir=self._tmpdir, num_sanity_val_steps=0,
-                               deterministic=False)
+                               mode=self.monitor[1], checkpoint_dir=self._tmpdir, patience=self.patience,
+                               num_sanity_val_steps=0, deterministic=False)
 
     def _train(self, datamodule, trainer_factory: TrainerFactory | None) -> None:
         lightning_dm = isinstance(datamodule, L.LightningDataModule)

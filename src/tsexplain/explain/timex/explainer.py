@@ -11,7 +11,7 @@ from collections.abc import Callable
 import lightning as L
 import torch
 
-from tsexplain.explain.base import Explainer, TrainerFactory, default_trainer
+from tsexplain.explain.base import Explainer, TrainerFactory, default_trainer, patience_of
 from tsexplain.explain.timex.module import LOG_NAMESPACE, TimeXModule
 from tsexplain.explain.timex.networks import core_of, embedding_reader
 from tsexplain.tasks import Multiclass, task_of
@@ -32,7 +32,8 @@ class TimeXExplainer(Explainer):
     monitor = (f"{LOG_NAMESPACE}/val/loss", "min")
 
     def __init__(self, module: Callable[..., TimeXModule] = TimeXModule, max_epochs: int = 50,
-                 ckpt_path: str | None = None, batch_size: int = 64, init_samples: int = 5000, seed: int = 0) -> None:
+                 ckpt_path: str | None = None, batch_size: int = 64, init_samples: int = 5000, seed: int = 0,
+                 early_stopping_patience: int | None = None) -> None:
         super().__init__(batch_size=batch_size)
         if int(max_epochs) < 1:
             raise ValueError(f"explainer.max_epochs={max_epochs} must be >= 1 (TimeX: 50 on FreqShapes/SeqComb-UV, "
@@ -41,6 +42,7 @@ class TimeXExplainer(Explainer):
             raise ValueError(f"explainer.init_samples={init_samples} must be >= 1: the training samples read for the "
                              "masking baseline's mean/std and the landmarks' initialisation.")
         self.module_factory = module
+        self.patience = patience_of(early_stopping_patience)
         self.max_epochs, self.ckpt_path, self.init_samples, self.seed = int(max_epochs), ckpt_path, init_samples, seed
         self.module: TimeXModule | None = None
         self.best_ckpt_path: str | None = None
@@ -107,11 +109,12 @@ class TimeXExplainer(Explainer):
         val = datamodule.val_dataloader() if hasattr(datamodule, "val_dataloader") else None
         monitor = self.monitor[0] if val is not None else None
         if trainer_factory is not None:
-            trainer = trainer_factory(max_epochs=self.max_epochs, monitor=monitor, mode=self.monitor[1])
+            trainer = trainer_factory(max_epochs=self.max_epochs, monitor=monitor, mode=self.monitor[1],
+                                      patience=self.patience)
         else:
             self._tmpdir = tempfile.mkdtemp(prefix="timex_")
             trainer = default_trainer(max_epochs=self.max_epochs, monitor=monitor, mode=self.monitor[1],
-                                      checkpoint_dir=self._tmpdir, num_sanity_val_steps=0)
+                                      checkpoint_dir=self._tmpdir, patience=self.patience, num_sanity_val_steps=0)
         if isinstance(datamodule, L.LightningDataModule):
             trainer.fit(self.module, datamodule=datamodule)
         else:
