@@ -50,6 +50,7 @@ def test_hit_skips_training_and_reproduces_the_test_metrics(make_cfg, tmp_path):
     assert a["info"]["blackbox_train_steps"] >= 2 and b["info"]["blackbox_train_steps"] == 0
     # each job's wall time covers its black box's training (or lookup): the report's cost note splits them
     assert a["info"]["job_s"] > a["info"]["blackbox_train_s"] > 0 and b["info"]["job_s"] > b["info"]["blackbox_train_s"]
+    assert a["info"]["torch_threads"] == torch.get_num_threads()  # what the run's numerics depended on
     for key, value in a["metrics"].items():
         if key.startswith(("test/", "val/")):
             assert b["metrics"][key] == pytest.approx(value), key

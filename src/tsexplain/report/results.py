@@ -49,6 +49,12 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _torch_threads() -> int | None:
+    """torch's intra-op thread count, when torch is loaded (this module does not need it otherwise)."""
+    torch = sys.modules.get("torch")
+    return int(torch.get_num_threads()) if torch is not None else None
+
+
 class RunFolder:
     """Everything a run leaves behind; `metrics.json` is written last, so its presence means success."""
 
@@ -100,6 +106,8 @@ class RunFolder:
 
     def write_metrics(self, metrics: dict[str, Any]) -> Path:
         self.extra["job_s"] = round(time.perf_counter() - self._started, 3)  # the job's wall time, for a sweep's cost
+        # intra-op threads change the floating-point stream: runs of one config and seed compare at equal counts only
+        self.extra["torch_threads"] = _torch_threads()
         out = {"metrics": _jsonable(metrics), "info": self.extra}
         path = self.path / "metrics.json"
         _atomic_write(path, json.dumps(out, indent=2, sort_keys=True))
