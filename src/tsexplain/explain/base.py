@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import tempfile
 from pathlib import Path
 from typing import Protocol
 
@@ -70,6 +71,16 @@ class Explainer:
     def __init__(self, batch_size: int = 64) -> None:
         self.batch_size = batch_size
         self.blackbox: nn.Module | None = None
+
+    def _learning_trainer(self, trainer_factory: TrainerFactory | None, *, max_epochs: int, monitor: str | None,
+                          mode: str, patience: int | None, **default_kwargs) -> L.Trainer:
+        """The Trainer of an explainer that learns: the run's (`trainer_factory`), else `default_trainer` with its
+        checkpoints in a temporary folder; early stopping after `patience` epochs (None: the whole budget)."""
+        if trainer_factory is not None:
+            return trainer_factory(max_epochs=max_epochs, monitor=monitor, mode=mode, patience=patience)
+        self._tmpdir = tempfile.mkdtemp(prefix=f"{self.name}_")
+        return default_trainer(max_epochs=max_epochs, monitor=monitor, mode=mode, checkpoint_dir=self._tmpdir,
+                               patience=patience, **default_kwargs)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def fit(self, blackbox: nn.Module, datamodule=None, trainer_factory: TrainerFactory | None = None):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from tsexplain.explain.base import Explainer, TrainerFactory, default_trainer, patience_of
+from tsexplain.explain.base import Explainer, TrainerFactory, patience_of
 from tsexplain.explain.timesae import metrics as sae_metrics
 from tsexplain.explain.timesae.concepts import cace as concept_cace
 from tsexplain.explain.timesae.concepts import car_classify, car_regress
@@ -145,13 +144,9 @@ class TimeSAEExplainer(Explainer):
         return max(int(self.max_epochs), math.ceil(steps / max(1, int(steps_per_epoch))))
 
     def _make_trainer(self, trainer_factory: TrainerFactory | None, has_val: bool, max_epochs: int) -> L.Trainer:
-        if trainer_factory is not None:
-            return trainer_factory(max_epochs=max_epochs, monitor=self.monitor[0] if has_val else None,
-                                   mode=self.monitor[1], patience=self.patience)
-        self._tmpdir = tempfile.mkdtemp(prefix="timesae_")
-        return default_trainer(max_epochs=max_epochs, monitor=self.monitor[0] if has_val else None,
-                               mode=self.monitor[1], checkpoint_dir=self._tmpdir, patience=self.patience,
-                               num_sanity_val_steps=0, deterministic=False)
+        return self._learning_trainer(trainer_factory, max_epochs=max_epochs,
+                                      monitor=self.monitor[0] if has_val else None, mode=self.monitor[1],
+                                      patience=self.patience, num_sanity_val_steps=0, deterministic=False)
 
     def _train(self, datamodule, trainer_factory: TrainerFactory | None) -> None:
         lightning_dm = isinstance(datamodule, L.LightningDataModule)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 
 import lightning as L
 import torch
 
-from tsexplain.explain.base import Explainer, TrainerFactory, default_trainer, patience_of
+from tsexplain.explain.base import Explainer, TrainerFactory, patience_of
 from tsexplain.explain.timex.module import LOG_NAMESPACE, TimeXModule
 from tsexplain.explain.timex.networks import core_of, embedding_reader
 from tsexplain.tasks import Multiclass, task_of
@@ -108,13 +107,8 @@ class TimeXExplainer(Explainer):
     def _train(self, datamodule, trainer_factory: TrainerFactory | None) -> None:
         val = datamodule.val_dataloader() if hasattr(datamodule, "val_dataloader") else None
         monitor = self.monitor[0] if val is not None else None
-        if trainer_factory is not None:
-            trainer = trainer_factory(max_epochs=self.max_epochs, monitor=monitor, mode=self.monitor[1],
-                                      patience=self.patience)
-        else:
-            self._tmpdir = tempfile.mkdtemp(prefix="timex_")
-            trainer = default_trainer(max_epochs=self.max_epochs, monitor=monitor, mode=self.monitor[1],
-                                      checkpoint_dir=self._tmpdir, patience=self.patience, num_sanity_val_steps=0)
+        trainer = self._learning_trainer(trainer_factory, max_epochs=self.max_epochs, monitor=monitor,
+                                         mode=self.monitor[1], patience=self.patience, num_sanity_val_steps=0)
         if isinstance(datamodule, L.LightningDataModule):
             trainer.fit(self.module, datamodule=datamodule)
         else:
